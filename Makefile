@@ -1,0 +1,46 @@
+# yamlpipe: `make demo` shows the main job, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+V2 := .venv-v2
+SPEC := specs/churn.yaml
+
+.PHONY: install install-v2 demo test test-v2 lint bench schema clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The compile tests also run under SageMaker SDK v2 in a second environment.
+install-v2: $(V2)/.installed
+
+$(V2)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(V2)
+	$(V2)/bin/pip install --quiet --upgrade pip
+	$(V2)/bin/pip install --quiet 'sagemaker>=2.199,<3' -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/yamlpipe validate $(SPEC)
+	$(BIN)/yamlpipe graph $(SPEC) --format text
+
+test: install install-v2
+	$(BIN)/python -m pytest
+	$(V2)/bin/python -m pytest -m sdk
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/validate_speed.py
+
+schema: install
+	$(BIN)/yamlpipe schema > schemas/yamlpipe.schema.json
+
+clean:
+	rm -rf $(VENV) $(V2) build .yamlpipe

@@ -1,0 +1,3 @@
+from yamlpipe.cli import main
+
+main()

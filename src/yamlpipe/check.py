@@ -1,0 +1,282 @@
+"""Static checks of entrypoints: read the user's source with ``ast``, never import it.
+
+``validate`` runs no user code, so it cannot call ``inspect.signature``. The module is
+found the way ``python -m`` would find it from the project root (then ``sys.path``,
+still without importing anything), parsed, and the function's parameters and return
+annotation are compared with the step's inputs and with the indexes other steps use.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Union
+
+_SCALARS = {"int", "float", "bool", "None", "complex"}
+_TUPLES = {"tuple", "Tuple", "typing.Tuple"}
+
+
+@dataclass(frozen=True)
+class TupleShape:
+    """A ``tuple[...]`` return: ``items`` is None for ``tuple[X, ...]``."""
+
+    items: tuple[Shape | None, ...] | None
+
+
+@dataclass(frozen=True)
+class KeysShape:
+    """A ``TypedDict`` return with a closed set of keys."""
+
+    name: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScalarShape:
+    """A number, boolean or None: nothing to index."""
+
+    name: str
+
+
+Shape = Union[TupleShape, KeysShape, ScalarShape]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # positional_only, positional, keyword_only, var_positional, var_keyword
+    required: bool
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What the source says about a function, or None fields when unknown."""
+
+    params: tuple[Param, ...] | None
+    returns: Shape | None
+    doc: str | None
+
+    @property
+    def takes_any_keyword(self) -> bool:
+        return self.params is None or any(p.kind == "var_keyword" for p in self.params)
+
+
+class ModuleNotFound(Exception):
+    def __init__(self, candidates: list[str]) -> None:
+        super().__init__("module not found")
+        self.candidates = candidates
+
+
+class FunctionNotFound(Exception):
+    def __init__(self, names: list[str]) -> None:
+        super().__init__("function not found")
+        self.names = names
+
+
+class SourceSyntaxError(Exception):
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.line = line
+        self.reason = reason
+
+
+def find_source(module: str, root: Path) -> Path:
+    """The file of ``module`` (dotted name or ``path.py``) without importing it."""
+    if module.endswith(".py"):
+        path = (root / module).resolve()
+        if path.is_file():
+            return path
+        raise ModuleNotFound(_siblings(path.parent, root))
+    parts = module.split(".")
+    for base in [root, *(Path(p) for p in sys.path if p)]:
+        found = _module_file(base, parts)
+        if found is not None:
+            return found.resolve()
+    raise ModuleNotFound(_modules_near(root, parts))
+
+
+def _module_file(base: Path, parts: list[str]) -> Path | None:
+    stem = base.joinpath(*parts)
+    for candidate in (stem.with_suffix(".py"), stem / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _modules_near(root: Path, parts: list[str]) -> list[str]:
+    folder = root.joinpath(*parts[:-1])
+    prefix = ".".join(parts[:-1])
+    names = [p.stem for p in _python_files(folder)]
+    return [f"{prefix}.{n}" if prefix else n for n in names]
+
+
+def _siblings(folder: Path, root: Path) -> list[str]:
+    out = []
+    for path in _python_files(folder):
+        try:
+            out.append(str(path.relative_to(root)))
+        except ValueError:
+            out.append(str(path))
+    return out
+
+
+def _python_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix == ".py")
+
+
+@lru_cache(maxsize=256)
+def _parse(path: Path, mtime_ns: int) -> ast.Module:
+    try:
+        return ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError as exc:
+        raise SourceSyntaxError(path, exc.lineno or 1, exc.msg) from None
+    except (OSError, ValueError) as exc:
+        raise SourceSyntaxError(path, 1, str(exc)) from None
+
+
+def read_signature(source: Path, function: str) -> Signature:
+    """The signature of top-level ``function`` in ``source``."""
+    tree = _parse(source, source.stat().st_mtime_ns)
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if node.name == function:
+                return _signature(node, classes)
+    if function in _bound_names(tree):
+        return Signature(None, None, None)
+    raise FunctionNotFound(sorted(_defined_functions(tree)))
+
+
+def _defined_functions(tree: ast.Module) -> set[str]:
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
+    return {n.name for n in tree.body if isinstance(n, kinds)}
+
+
+def _bound_names(tree: ast.Module) -> set[str]:
+    """Names bound at top level other than by ``def`` (assignments, imports)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ClassDef):
+            names.add(node.name)
+    return names
+
+
+def _signature(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, classes: dict[str, ast.ClassDef]
+) -> Signature:
+    doc = ast.get_docstring(node)
+    first_line = doc.strip().splitlines()[0] if doc and doc.strip() else None
+    return Signature(_params(node.args), _shape(node.returns, classes), first_line)
+
+
+def _params(args: ast.arguments) -> tuple[Param, ...]:
+    positional = [*args.posonlyargs, *args.args]
+    defaults_from = len(positional) - len(args.defaults)
+    params = [
+        Param(
+            a.arg,
+            "positional_only" if i < len(args.posonlyargs) else "positional",
+            i < defaults_from,
+        )
+        for i, a in enumerate(positional)
+    ]
+    if args.vararg:
+        params.append(Param(args.vararg.arg, "var_positional", False))
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        params.append(Param(arg.arg, "keyword_only", default is None))
+    if args.kwarg:
+        params.append(Param(args.kwarg.arg, "var_keyword", False))
+    return tuple(params)
+
+
+def _shape(node: ast.expr | None, classes: dict[str, ast.ClassDef]) -> Shape | None:
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            node = ast.parse(node.value, mode="eval").body
+        except SyntaxError:
+            return None
+    name = _dotted(node)
+    if name in _SCALARS or (isinstance(node, ast.Constant) and node.value is None):
+        return ScalarShape(name or "None")
+    if name in _TUPLES:
+        return TupleShape(None)
+    if name in classes and _is_typed_dict(classes[name]):
+        return KeysShape(name, _typed_dict_keys(classes[name]))
+    if isinstance(node, ast.Subscript) and _dotted(node.value) in _TUPLES:
+        return _tuple_shape(node.slice, classes)
+    return None
+
+
+def _tuple_shape(index: ast.expr, classes: dict[str, ast.ClassDef]) -> TupleShape:
+    elements = index.elts if isinstance(index, ast.Tuple) else [index]
+    if any(isinstance(e, ast.Constant) and e.value is Ellipsis for e in elements):
+        return TupleShape(None)
+    return TupleShape(tuple(_shape(e, classes) for e in elements))
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def _is_typed_dict(node: ast.ClassDef) -> bool:
+    return any(_dotted(b).split(".")[-1] == "TypedDict" for b in node.bases)
+
+
+def _typed_dict_keys(node: ast.ClassDef) -> tuple[str, ...]:
+    return tuple(
+        item.target.id
+        for item in node.body
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+    )
+
+
+def index_problem(shape: Shape | None, path: tuple[int | str, ...]) -> str | None:
+    """Why ``path`` cannot index a value of ``shape``, or None when it can."""
+    for depth, key in enumerate(path):
+        if shape is None:
+            return None
+        where = "".join(f"[{k!r}]" for k in path[:depth])
+        problem, shape = _index_once(shape, key, where)
+        if problem:
+            return problem
+    return None
+
+
+def _index_once(
+    shape: Shape, key: int | str, where: str
+) -> tuple[str | None, Shape | None]:
+    label = f"the result{where}"
+    if isinstance(shape, ScalarShape):
+        return f"{label} is annotated as {shape.name} and cannot be indexed", None
+    if isinstance(shape, TupleShape):
+        if not isinstance(key, int):
+            return f"{label} is a tuple: index it with a number, not {key!r}", None
+        if shape.items is None:
+            return None, None
+        if not -len(shape.items) <= key < len(shape.items):
+            return (
+                f"index {key} is out of range: {label} is a tuple of "
+                f"{len(shape.items)}", None,
+            )
+        return None, shape.items[key]
+    if key not in shape.keys:
+        return f"{label} ({shape.name}) has no key {key!r}", None
+    return None, None

@@ -1,0 +1,208 @@
+"""The ``yamlpipe`` command: thin wrappers over the library, one per verb.
+
+Exit codes: 0 success, 1 spec problems, 2 usage, 3 compile, 4 run, 5 deploy,
+70 a bug in yamlpipe (with a traceback and a request to report it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from yamlpipe import __version__
+from yamlpipe.errors import UsageError, YamlpipeError, flatten
+
+F = TypeVar("F", bound=Callable[..., Any])
+BUG_EXIT = 70
+ISSUES_URL = "https://github.com/yamlpipe/yamlpipe/issues"
+
+spec_paths = click.argument(
+    "specs", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Project root that entrypoints resolve from (default: current directory).",
+)
+
+
+def _guarded(command: F) -> F:
+    """Render user errors with their exit code; anything else is a bug."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except YamlpipeError as exc:
+            _echo_errors(flatten([exc]))
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception:
+            click.echo(traceback.format_exc(), err=True)
+            click.echo(
+                f"yamlpipe {__version__} hit a bug; please report it with the "
+                f"traceback above at {ISSUES_URL}",
+                err=True,
+            )
+            sys.exit(BUG_EXIT)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _echo_errors(errors: Iterable[YamlpipeError]) -> None:
+    for error in errors:
+        click.echo(error.render(), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="yamlpipe")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logs and SDK output.")
+def main(verbose: bool) -> None:
+    """Amazon SageMaker pipelines from a YAML spec and plain Python functions."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+# -- validate -----------------------------------------------------------------
+
+
+@main.command()
+@spec_paths
+@root_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+    help="text for people, json for tools, github for Actions annotations.",
+)
+@_guarded
+def validate(specs: tuple[Path, ...], root: Path | None, fmt: str) -> None:
+    """Check spec files and report every problem at once."""
+    from yamlpipe.resolve import load_plan
+
+    results: list[tuple[Path, list[YamlpipeError], int]] = []
+    for path in specs:
+        try:
+            plan = load_plan(path, root)
+            results.append((path, [], len(plan.steps)))
+        except YamlpipeError as exc:
+            results.append((path, flatten([exc]), 0))
+    {"text": _report_text, "json": _report_json, "github": _report_github}[fmt](
+        results
+    )
+    if any(errors for _, errors, _ in results):
+        sys.exit(1)
+
+
+def _report_text(results: list[tuple[Path, list[YamlpipeError], int]]) -> None:
+    for path, errors, steps in results:
+        if errors:
+            _echo_errors(errors)
+        else:
+            click.echo(f"ok {path}: {steps} steps")
+    count = sum(len(errors) for _, errors, _ in results)
+    if count:
+        files = sum(1 for _, errors, _ in results if errors)
+        click.echo(f"{count} problem(s) in {files} file(s)", err=True)
+
+
+def _report_json(results: list[tuple[Path, list[YamlpipeError], int]]) -> None:
+    document = [
+        {"file": str(path), "ok": not errors, "steps": steps,
+         "errors": [e.as_dict() for e in errors]}
+        for path, errors, steps in results
+    ]
+    click.echo(json.dumps(document, indent=2))
+
+
+def _report_github(results: list[tuple[Path, list[YamlpipeError], int]]) -> None:
+    # https://docs.github.com/actions/reference/workflow-commands-for-github-actions
+    for _, errors, _ in results:
+        for error in errors:
+            loc = error.location
+            where = f" file={loc.path},line={loc.line},col={loc.col}" if loc else ""
+            text = error.message + (f"; {error.hint}" if error.hint else "")
+            click.echo(f"::error{where}::{_escape_annotation(text)}")
+
+
+def _escape_annotation(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+# -- schema and graph -----------------------------------------------------------
+
+
+@main.command()
+@_guarded
+def schema() -> None:
+    """Print the JSON Schema of the spec (for editors)."""
+    from yamlpipe.spec import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@root_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["mermaid", "dot", "text", "json"]),
+    default="mermaid", help="Output format.",
+)
+@_guarded
+def graph(spec: Path, root: Path | None, fmt: str) -> None:
+    """Draw the pipeline's DAG."""
+    from yamlpipe.graph import render
+    from yamlpipe.resolve import load_plan
+
+    click.echo(render(load_plan(spec, root), fmt), nl=False)  # type: ignore[arg-type]
+
+
+# -- compile --------------------------------------------------------------------
+
+
+@main.command(name="compile")
+@spec_paths
+@root_option
+@click.option(
+    "-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build"), show_default=True, help="Build directory.",
+)
+@click.option(
+    "--normalized", is_flag=True,
+    help="Replace the SDK's volatile values with stable placeholders.",
+)
+@_guarded
+def compile_command(
+    specs: tuple[Path, ...], root: Path | None, output: Path, normalized: bool
+) -> None:
+    """Build the SageMaker pipeline definition and artifacts, offline."""
+    from yamlpipe.compile import compile_plan
+    from yamlpipe.resolve import load_plan
+
+    plans = [load_plan(path, root) for path in specs]
+    for plan in plans:
+        result = compile_plan(plan, output, normalized=normalized)
+        click.echo(
+            f"compiled {plan.name}: {result.step_count} steps -> "
+            f"{result.pipeline_dir}"
+        )
+
+
+def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
+    params = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param '{item}' is not name=value", "write --param n=v")
+        params[name] = value
+    return params

@@ -1,0 +1,539 @@
+"""Resolve a validated ``Spec`` into a ``Plan`` and run every semantic check.
+
+Each check records a located ``SpecError`` and goes on, so that ``validate`` reports
+every problem of a file at once; ``resolve`` raises them together at the end.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from yamlpipe import check, refs
+from yamlpipe import plan as p
+from yamlpipe import spec as s
+from yamlpipe.errors import ErrorGroup, Location, SpecError, YamlpipeError, hint_for
+from yamlpipe.loader import PathKey, SourceMap, load_spec
+
+# Keys of a function step that are not ``@step`` settings.
+_STEP_ONLY = {"name", "entrypoint", "inputs", "after"}
+# Settings merged key by key over defaults rather than replaced.
+_MERGED = {"environment_variables", "tags"}
+# Settings that name files relative to the project root.
+_PATHS = {"dependencies", "pre_execution_script"}
+
+
+def load_plan(
+    spec_path: Path,
+    root: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    display: str | None = None,
+) -> p.Plan:
+    """Load, validate and resolve one spec file."""
+    shown = display or str(spec_path)
+    spec, source = load_spec(spec_path, shown, environ)
+    return resolve(spec, source, (root or Path.cwd()).resolve(), spec_path)
+
+
+def resolve(spec: s.Spec, source: SourceMap, root: Path, spec_path: Path) -> p.Plan:
+    resolver = _Resolver(spec, source, root)
+    steps = resolver.steps()
+    resolver.check_graph(steps)
+    upstream = resolver.upstream(steps)
+    order = resolver.order(upstream)
+    if resolver.errors:
+        raise ErrorGroup(resolver.errors)
+    return p.Plan(
+        name=spec.name,
+        description=spec.description or "",
+        target=_target(spec.sagemaker),
+        parameters=tuple(_parameter(n, v) for n, v in spec.parameters.items()),
+        steps={name: steps[name] for name in order},
+        upstream={name: upstream[name] for name in order},
+        branch=resolver.branch,
+        spec_path=spec_path.resolve(),
+        root=root,
+        spec_sha256=source.sha256,
+    )
+
+
+def _target(target: s.SageMakerTarget) -> p.Target:
+    return p.Target(target.region, target.role, target.s3_root, target.tags or {})
+
+
+def _parameter(name: str, param: s.AnyParameter) -> p.Parameter:
+    return p.Parameter(name, param.type, param.default, param.description)
+
+
+class _Resolver:
+    def __init__(self, spec: s.Spec, source: SourceMap, root: Path) -> None:
+        self.spec = spec
+        self.source = source
+        self.root = root
+        self.errors: list[YamlpipeError] = []
+        self.index: dict[str, int] = {}
+        self.branch: dict[str, tuple[str, p.Branch]] = {}
+        self.shapes: dict[str, check.Shape | None] = {}
+
+    def error(self, message: str, hint: str, loc: Location) -> None:
+        self.errors.append(SpecError(message, hint, loc))
+
+    def at(self, *path: int | str) -> Location:
+        return self.source.locate(path)
+
+    # -- steps ----------------------------------------------------------------
+
+    def steps(self) -> dict[str, p.Step]:
+        for i, step in enumerate(self.spec.steps):
+            if step.name in self.index:
+                first = self.at("steps", self.index[step.name], "name").line
+                self.error(
+                    f"duplicate step name '{step.name}' (first at line {first})",
+                    "step names must be unique; rename one",
+                    self.at("steps", i, "name"),
+                )
+                continue
+            self.index[step.name] = i
+        built = {}
+        for name, i in self.index.items():
+            built[name] = self.step(self.spec.steps[i], i)
+        return built
+
+    def step(self, step: s.AnyStep, i: int) -> p.Step:
+        loc = self.at("steps", i)
+        where = self.where(i)
+        common: dict[str, Any] = {
+            "name": step.name,
+            "after": tuple(step.after),
+            "location": loc,
+            "where": where,
+        }
+        if isinstance(step, s.FunctionStep):
+            return self.function_step(step, i, common)
+        text = step.description or ""
+        display = step.display_name or step.name
+        if isinstance(step, s.ConditionStep):
+            return p.ConditionStep(
+                conditions=self.conditions(step, i),
+                then=tuple(step.then),
+                else_=tuple(step.else_),
+                display_name=display,
+                description=text,
+                **common,
+            )
+        assert isinstance(step, s.FailStep)
+        return p.FailStep(
+            message=self.message(step.fail, ("steps", i, "fail")),
+            display_name=display,
+            description=text,
+            **common,
+        )
+
+    def where(self, i: int) -> dict[str, Location]:
+        step_map = self.spec.steps[i]
+        where = {}
+        for key in type(step_map).model_fields:
+            alias = "else" if key == "else_" else key
+            found = self.source.values.get(("steps", i, alias))
+            if found is not None:
+                where[alias] = found
+        for key in step_map.inputs if isinstance(step_map, s.FunctionStep) else ():
+            where[f"inputs.{key}"] = self.at("steps", i, "inputs", key)
+        return where
+
+    def function_step(
+        self, step: s.FunctionStep, i: int, common: dict[str, Any]
+    ) -> p.FunctionStep:
+        module, _, function = step.entrypoint.rpartition(":")
+        source, signature = self.signature(step, i, module, function)
+        settings = self.settings(step, i)
+        settings.setdefault("display_name", step.name)
+        doc = signature.doc if signature else None
+        settings.setdefault("description", doc or step.entrypoint)
+        where = dict(common["where"])
+        for key in settings:
+            if key not in where and key in self.spec.defaults.model_fields_set:
+                where[key] = self.at("defaults", key)
+        common = {**common, "where": where}
+        inputs = {
+            key: self.input(value, ("steps", i, "inputs", key))
+            for key, value in step.inputs.items()
+        }
+        if signature is not None:
+            self.check_inputs(step, i, signature)
+            self.shapes[step.name] = signature.returns
+        return p.FunctionStep(
+            module=module,
+            function=function,
+            source=source or self.root / module,
+            inputs=inputs,
+            settings=settings,
+            **common,
+        )
+
+    def settings(self, step: s.FunctionStep, i: int) -> dict[str, Any]:
+        defaults = self.spec.defaults.model_dump(exclude_none=True)
+        own = step.model_dump(exclude_none=True, exclude=_STEP_ONLY)
+        merged = {**defaults, **own}
+        for key in _MERGED & defaults.keys() & own.keys():
+            merged[key] = {**defaults[key], **own[key]}
+        for key, value in merged.items():
+            where = ("steps", i, key) if key in own else ("defaults", key)
+            merged[key] = self.literal(value, where, key)
+        for key in _PATHS & merged.keys():
+            merged[key] = str((self.root / merged[key]).resolve())
+        self.check_settings(merged, step, i)
+        return merged
+
+    def check_settings(
+        self, merged: dict[str, Any], step: s.FunctionStep, i: int
+    ) -> None:
+        count = merged.get("instance_count", 1)
+        if count > 1:
+            where = ("steps", i) if step.instance_count else ("defaults",)
+            self.error(
+                f"instance_count is {count}; a function step runs on one instance",
+                "the SDK allows more only for Spark jobs; remove instance_count",
+                self.at(*where, "instance_count"),
+            )
+        for j, policy in enumerate(merged.get("retry_policies", ())):
+            kinds = {t.split(".")[0] for t in policy["exception_types"]}
+            where = ("steps", i) if step.retry_policies else ("defaults",)
+            if len(kinds) > 1:
+                self.error(
+                    "a retry policy mixes Step.* and SageMaker.* exception types",
+                    "split it into two policies, one of each kind",
+                    self.at(*where, "retry_policies", j, "exception_types"),
+                )
+            if "max_attempts" in policy and "expire_after_mins" in policy:
+                self.error(
+                    "a retry policy has both max_attempts and expire_after_mins",
+                    "SageMaker takes one of them; keep one",
+                    self.at(*where, "retry_policies", j),
+                )
+
+    # -- values and references ----------------------------------------------
+
+    def literal(self, value: Any, where: PathKey, key: str) -> Any:
+        """A setting or nested input value: no references, escapes resolved."""
+        for path, text in _strings(value, where):
+            if refs.has_reference(text):
+                self.error(
+                    f"reference in '{key}', which takes only literal values",
+                    "references are allowed in inputs, condition and fail; "
+                    "write $${ for a literal",
+                    self.source.locate(path),
+                )
+        return _unescape(value)
+
+    def input(self, value: Any, where: PathKey) -> Any:
+        if not isinstance(value, str):
+            for path, text in _strings(value, where):
+                if refs.has_reference(text):
+                    self.error(
+                        "reference nested inside a list or mapping",
+                        "SageMaker cannot serialise pipeline variables inside "
+                        "containers; pass it as an input of its own",
+                        self.source.locate(path),
+                    )
+            return _unescape(value)
+        try:
+            parsed = refs.parse_value(value)
+        except refs.GrammarError as exc:
+            self.grammar_error(exc, where)
+            return None
+        self.check_ref(parsed, where)
+        return parsed
+
+    def message(self, text: str, where: PathKey) -> tuple[str | p.Ref, ...]:
+        try:
+            parts = refs.parse_message(text)
+        except refs.GrammarError as exc:
+            self.grammar_error(exc, where)
+            return (text,)
+        for part in parts:
+            self.check_ref(part, where)
+        return parts
+
+    def conditions(self, step: s.ConditionStep, i: int) -> tuple[p.Expr, ...]:
+        texts = [step.condition] if isinstance(step.condition, str) else step.condition
+        single = isinstance(step.condition, str)
+        exprs = []
+        for j, text in enumerate(texts):
+            where: PathKey = ("steps", i, "condition") + (() if single else (j,))
+            try:
+                expr = refs.parse_condition(text)
+            except refs.GrammarError as exc:
+                self.grammar_error(exc, where)
+                continue
+            for ref in refs.walk_refs(expr):
+                self.check_ref(ref, where)
+            exprs.append(expr)
+        return tuple(exprs)
+
+    def grammar_error(self, exc: refs.GrammarError, where: PathKey) -> None:
+        self.error(exc.message, exc.hint, self.source.locate_at(where, exc.offset))
+
+    def check_ref(self, value: Any, where: PathKey) -> None:
+        loc = self.source.locate(where)
+        if isinstance(value, p.ParamRef) and value.name not in self.spec.parameters:
+            self.error(
+                f"unknown parameter '{value.name}'",
+                hint_for(value.name, self.spec.parameters, "declare it under "
+                         "parameters:"),
+                loc,
+            )
+        if not isinstance(value, p.StepRef):
+            return
+        if value.step not in self.index:
+            self.error(
+                f"unknown step '{value.step}'",
+                hint_for(value.step, self.index, "check the step names"),
+                loc,
+            )
+            return
+        target = self.spec.steps[self.index[value.step]]
+        if not isinstance(target, s.FunctionStep):
+            kind = "condition" if isinstance(target, s.ConditionStep) else "fail"
+            self.error(
+                f"step '{value.step}' is a {kind} step and has no output",
+                "reference a function step",
+                loc,
+            )
+
+    # -- graph ----------------------------------------------------------------
+
+    def check_graph(self, steps: dict[str, p.Step]) -> None:
+        for name, step in steps.items():
+            i = self.index[name]
+            self.check_names(step.after, ("steps", i, "after"), name)
+            if isinstance(step, p.ConditionStep):
+                self.claim(step, i, "then", step.then)
+                self.claim(step, i, "else", step.else_)
+        self.check_indexes(steps)
+        self.check_crossed_branches(steps)
+
+    def check_names(self, names: Iterable[str], where: PathKey, owner: str) -> None:
+        for j, name in enumerate(names):
+            loc = self.at(*where, j)
+            if name not in self.index:
+                self.error(
+                    f"unknown step '{name}'",
+                    hint_for(name, self.index, "check the step names"),
+                    loc,
+                )
+            elif name == owner:
+                self.error(f"step '{name}' names itself", "remove it", loc)
+
+    def claim(self, step: p.ConditionStep, i: int, branch: p.Branch,
+              names: tuple[str, ...]) -> None:
+        self.check_names(names, ("steps", i, branch), step.name)
+        for j, name in enumerate(names):
+            if name not in self.index or name == step.name:
+                continue
+            if name in self.branch:
+                owner, side = self.branch[name]
+                self.error(
+                    f"step '{name}' is already in the {side} branch of '{owner}'",
+                    "a step belongs to one branch; remove one of the claims",
+                    self.at("steps", i, branch, j),
+                )
+                continue
+            self.branch[name] = (step.name, branch)
+
+    def check_indexes(self, steps: dict[str, p.Step]) -> None:
+        for name, step in steps.items():
+            for ref, where in _step_refs(step, self.index[name]):
+                if ref.step not in self.shapes or not ref.path:
+                    continue
+                problem = check.index_problem(self.shapes[ref.step], ref.path)
+                if problem:
+                    self.error(
+                        f"${{steps.{ref.step}}}: {problem}",
+                        "check the function's return annotation",
+                        self.source.locate(where),
+                    )
+
+    def check_crossed_branches(self, steps: dict[str, p.Step]) -> None:
+        for name, step in steps.items():
+            if name not in self.branch:
+                continue
+            owner, side = self.branch[name]
+            for ref, where in _step_refs(step, self.index[name]):
+                other = self.branch.get(ref.step)
+                if other and other[0] == owner and other[1] != side:
+                    self.error(
+                        f"step '{name}' runs in the {side} branch of '{owner}' but "
+                        f"uses '{ref.step}' from its {other[1]} branch",
+                        "only one branch runs; move one of the steps",
+                        self.source.locate(where),
+                    )
+
+    def upstream(self, steps: dict[str, p.Step]) -> dict[str, tuple[str, ...]]:
+        edges = {}
+        for name, step in steps.items():
+            deps = {r.step for r, _ in _step_refs(step, self.index[name])}
+            deps.update(step.after)
+            if name in self.branch:
+                deps.add(self.branch[name][0])
+            edges[name] = tuple(sorted(d for d in deps if d in steps and d != name))
+        return edges
+
+    def order(self, upstream: Mapping[str, tuple[str, ...]]) -> list[str]:
+        """Topological order, ties broken by name; a cycle is an error."""
+        waiting = {name: len(deps) for name, deps in upstream.items()}
+        downstream: dict[str, list[str]] = {name: [] for name in upstream}
+        for name, deps in upstream.items():
+            for dep in deps:
+                downstream[dep].append(name)
+        ready = [name for name, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            name = heapq.heappop(ready)
+            order.append(name)
+            for child in downstream[name]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, child)
+        if len(order) < len(upstream):
+            self.report_cycle(upstream, set(upstream) - set(order))
+        return order
+
+    def report_cycle(self, upstream: Mapping[str, tuple[str, ...]],
+                     stuck: set[str]) -> None:
+        cycle = _find_cycle(upstream, stuck)
+        self.error(
+            f"dependency cycle: {' -> '.join(cycle)}",
+            "a step cannot depend on itself; remove one of these references",
+            self.at("steps", self.index[cycle[0]], "name"),
+        )
+
+    # -- signatures -----------------------------------------------------------
+
+    def signature(
+        self, step: s.FunctionStep, i: int, module: str, function: str
+    ) -> tuple[Path | None, check.Signature | None]:
+        loc = self.at("steps", i, "entrypoint")
+        try:
+            source = check.find_source(module, self.root)
+            return source, check.read_signature(source, function)
+        except check.ModuleNotFound as exc:
+            self.error(
+                f"cannot find module '{module}' under {self.root_label()}",
+                hint_for(module, exc.candidates, "entrypoints resolve from the "
+                         "project root; check the path or pass --root"),
+                loc,
+            )
+        except check.FunctionNotFound as exc:
+            self.error(
+                f"'{module}' has no function '{function}'",
+                hint_for(function, exc.names, "define it at the module's top level"),
+                self.source.locate_at(("steps", i, "entrypoint"), len(module) + 1),
+            )
+        except check.SourceSyntaxError as exc:
+            self.error(
+                f"cannot parse {exc.path.name}:{exc.line}: {exc.reason}",
+                "fix the syntax error in the step's source",
+                loc,
+            )
+        return None, None
+
+    def root_label(self) -> str:
+        return "the project root" if self.root == Path.cwd() else str(self.root)
+
+    def check_inputs(self, step: s.FunctionStep, i: int, sig: check.Signature) -> None:
+        if sig.params is None:
+            return
+        named = {p.name: p for p in sig.params if p.kind not in _VARIADIC}
+        for key in step.inputs:
+            param = named.get(key)
+            if param is None and not sig.takes_any_keyword:
+                self.error(
+                    f"{step.entrypoint} takes no parameter '{key}'",
+                    hint_for(key, named, f"it takes {_param_list(sig)}"),
+                    self.source.locate_key(("steps", i, "inputs", key)),
+                )
+            elif param is not None and param.kind == "positional_only":
+                self.error(
+                    f"parameter '{key}' of {step.entrypoint} is positional-only",
+                    "yamlpipe passes inputs by name; drop the '/' from the "
+                    "signature",
+                    self.source.locate_key(("steps", i, "inputs", key)),
+                )
+        for param in named.values():
+            if param.required and param.name not in step.inputs:
+                where = ("steps", i, "inputs") if step.inputs else ("steps", i)
+                self.error(
+                    f"{step.entrypoint} needs input '{param.name}'",
+                    f"add it under inputs: ({param.name}: ...)",
+                    self.source.locate_key(where),
+                )
+
+
+_VARIADIC = {"var_positional", "var_keyword"}
+
+
+def _param_list(sig: check.Signature) -> str:
+    names = [p.name for p in sig.params or () if p.kind not in _VARIADIC]
+    return "(" + ", ".join(names) + ")" if names else "no parameters"
+
+
+def _strings(value: Any, where: PathKey) -> Iterator[tuple[PathKey, str]]:
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, where + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, where + (index,))
+
+
+def _unescape(value: Any) -> Any:
+    if isinstance(value, str):
+        return refs.unescape(value)
+    if isinstance(value, dict):
+        return {k: _unescape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unescape(v) for v in value]
+    return value
+
+
+def _step_refs(step: p.Step, i: int) -> Iterator[tuple[p.StepRef, PathKey]]:
+    """Every step reference of a step with the document path it came from."""
+    if isinstance(step, p.FunctionStep):
+        for key, value in step.inputs.items():
+            if isinstance(value, p.StepRef):
+                yield value, ("steps", i, "inputs", key)
+    elif isinstance(step, p.ConditionStep):
+        for expr in step.conditions:
+            for ref in refs.walk_refs(expr):
+                if isinstance(ref, p.StepRef):
+                    yield ref, ("steps", i, "condition")
+    else:
+        for part in step.message:
+            if isinstance(part, p.StepRef):
+                yield part, ("steps", i, "fail")
+
+
+def _find_cycle(upstream: Mapping[str, tuple[str, ...]], stuck: set[str]) -> list[str]:
+    """One cycle among ``stuck`` steps, starting from the smallest name."""
+    start = min(stuck)
+    path = [start]
+    seen = {start: 0}
+    current = start
+    while True:
+        current = min(d for d in upstream[current] if d in stuck)
+        if current in seen:
+            cycle = path[seen[current]:] + [current]
+            break
+        seen[current] = len(path)
+        path.append(current)
+    # Report in data-flow order (producer -> consumer) from the smallest name.
+    cycle = list(reversed(cycle))
+    low = cycle[:-1].index(min(cycle[:-1]))
+    rotated = cycle[low:-1] + cycle[:low]
+    return rotated + [rotated[0]]
