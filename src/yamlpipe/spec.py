@@ -12,12 +12,14 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     StringConstraints,
     Tag,
 )
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = 1
 SCHEMA_ID = "https://yamlpipe.dev/schemas/v1/yamlpipe.schema.json"
@@ -63,13 +65,30 @@ InputName = Annotated[str, StringConstraints(pattern=IDENTIFIER)]
 InstanceType = Annotated[
     str,
     StringConstraints(pattern=INSTANCE_TYPE),
-    Field(
-        json_schema_extra={"examples": list(KNOWN_INSTANCE_TYPES)},
-        description="SageMaker instance type, for example ml.m5.large.",
-    ),
+    Field(json_schema_extra={"examples": list(KNOWN_INSTANCE_TYPES)}),
 ]
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 30.0 as an integer; so do the models, to accept the same
+    # documents as the schema.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _not_boolean(value: Any) -> Any:
+    # Literal[1] would take `true` (True == 1); the schema's const does not.
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "literal_error", "Input should be 1", {"expected": "1"}
+        )
+    return value
+
+
+WholeInt = Annotated[int, BeforeValidator(_whole_number)]
+PositiveInt = Annotated[WholeInt, Field(ge=1)]
+NonNegativeInt = Annotated[WholeInt, Field(ge=0)]
 
 
 def _doc(text: str, **kwargs: Any) -> Any:
@@ -78,7 +97,7 @@ def _doc(text: str, **kwargs: Any) -> Any:
 
 class Model(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, populate_by_name=True
+        extra="forbid", strict=True, frozen=True, regex_engine="python-re"
     )
 
 
@@ -106,7 +125,9 @@ class RetryPolicy(Model):
 class Settings(Model):
     """``@step`` keyword arguments that ``defaults`` and function steps share."""
 
-    instance_type: InstanceType | None = None
+    instance_type: InstanceType | None = _doc(
+        "SageMaker instance type, for example ml.m5.large."
+    )
     instance_count: PositiveInt | None = _doc(
         "Number of instances; function steps run on one (more is Spark-only)."
     )
@@ -166,7 +187,7 @@ class StringParameter(Parameter):
 
 class IntegerParameter(Parameter):
     type: Literal["integer"] = Field(description="A ParameterInteger.")
-    default: int | None = _doc("Value used when an execution does not set it.")
+    default: WholeInt | None = _doc("Value used when an execution does not set it.")
 
 
 class FloatParameter(Parameter):
@@ -272,7 +293,9 @@ class SageMakerTarget(Model):
 class Spec(Model):
     """A yamlpipe pipeline spec, version 1."""
 
-    version: Literal[1] = Field(description="Spec language version.")
+    version: Annotated[Literal[1], BeforeValidator(_not_boolean)] = Field(
+        description="Spec language version."
+    )
     name: Annotated[str, StringConstraints(pattern=PIPELINE_NAME)] = Field(
         description="SageMaker pipeline name: letters, digits and hyphens."
     )
