@@ -84,6 +84,7 @@ class SourceSyntaxError(Exception):
         self.reason = reason
 
 
+@lru_cache(maxsize=1024)
 def find_source(module: str, root: Path) -> Path:
     """The file of ``module`` (dotted name or ``path.py``) without importing it."""
     if module.endswith(".py"):
