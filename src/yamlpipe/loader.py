@@ -31,19 +31,21 @@ from yamlpipe.errors import (
     Location,
     SpecError,
     YamlpipeError,
+    did_you_mean,
     hint_for,
 )
 from yamlpipe.refs import GrammarError, substitute_env
 from yamlpipe.spec import (
+    KNOWN_INSTANCE_TYPES,
     STEP_KINDS,
     ConditionStep,
     FailStep,
     FunctionStep,
-    Parameter,
     RetryPolicy,
     SageMakerTarget,
     Settings,
     Spec,
+    StringParameter,
     step_kind,
 )
 
@@ -99,14 +101,23 @@ def load(
 ) -> Document:
     """Read and parse one spec file; ``${env.*}`` comes from ``environ``."""
     shown = display or str(path)
+    return loads(_read(path, shown), shown, environ)
+
+
+def _read(path: Path, shown: str) -> bytes:
+    """The file's bytes; never more than the limit is read into memory."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+            size = max(len(raw), os.fstat(handle.fileno()).st_size)
     except OSError as exc:
         raise SpecError(
             f"cannot read the file ({exc.strerror})", "check the path",
             Location(shown, 1, 1),
         ) from None
-    return loads(raw, shown, environ)
+    if size > MAX_BYTES:
+        raise _too_large(size, shown)
+    return raw
 
 
 def loads(
@@ -120,13 +131,17 @@ def loads(
     return Document(data, source, text)
 
 
+def _too_large(size: int, shown: str) -> SpecError:
+    return SpecError(
+        f"file is {size:,} bytes, over the {MAX_BYTES:,}-byte limit",
+        "split the pipeline or remove generated content",
+        Location(shown, 1, 1),
+    )
+
+
 def _decode(raw: bytes, shown: str) -> str:
     if len(raw) > MAX_BYTES:
-        raise SpecError(
-            f"file is {len(raw):,} bytes, over the {MAX_BYTES:,}-byte limit",
-            "split the pipeline or remove generated content",
-            Location(shown, 1, 1),
-        )
+        raise _too_large(len(raw), shown)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -161,29 +176,87 @@ def _events(text: str, shown: str) -> Iterator[yaml.Event]:
         while parser.check_event():
             yield parser.get_event()
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, shown) from None
+        raise _syntax_error(exc, text, shown) from None
     finally:
         parser.dispose()
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, shown: str) -> SpecError:
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, shown: str) -> SpecError:
+    """PyYAML's message in a user's words, at the mark that explains it best."""
     problem = exc.problem or "invalid YAML"
-    if "'\\t'" in problem:
-        # YAML forbids tabs in indentation; PyYAML's wording does not say so.
+    mark = exc.problem_mark or exc.context_mark
+    char = _char_at(text, mark, 0)
+    if char == "\t" or "'\\t'" in problem or "tab character" in problem:
         return SpecError(
             "tab character where YAML expects indentation",
             "YAML indents with spaces only; replace the tab with spaces",
-            Location(shown, line, col),
+            _at(mark, shown),
         )
+    if char == "{" and _char_at(text, mark, -1) == "$":
+        return SpecError(
+            "YAML syntax error: a reference inside [ ] or { } must be quoted",
+            "write it in quotes: ['${steps.NAME}']",
+            _at(mark, shown, -1),
+        )
+    for needle, message, hint, at_context in _SYNTAX_PROBLEMS:
+        if needle in problem:
+            where = exc.context_mark if at_context else mark
+            started = exc.context_mark.line + 1 if exc.context_mark else 1
+            text_ = message.format(char=char, line=started)
+            return SpecError(f"YAML syntax error: {text_}", hint, _at(where, shown))
     if exc.context:
         problem = f"{problem} ({exc.context})"
     return SpecError(
         f"YAML syntax error: {problem}",
         "check indentation, colons and quotes around this point",
-        Location(shown, line, col),
+        _at(mark, shown),
     )
+
+
+# PyYAML's problem text -> our message, hint, and whether the context mark (where
+# the construct began) locates it better than the problem mark.
+_SYNTAX_PROBLEMS = (
+    ("could not find expected ':'", "a key without ':'",
+     "add ': value' after the key, or indent the line as part of the value above",
+     True),
+    ("found unexpected end of stream", "a quoted string that is never closed",
+     "add the closing quote", True),
+    ("did not find expected key",
+     "expected a key here (in the mapping that starts at line {line})",
+     "indent the keys of a mapping alike; nothing may follow a closing quote",
+     False),
+    ("did not find expected '-' indicator",
+     "expected a '- ' item here (in the list that starts at line {line})",
+     "indent the items of a list alike", False),
+    ("did not find expected ',' or ']'",
+     "expected ',' or ']' (in the list opened at line {line})",
+     "separate items with ',' and close the list with ']'", False),
+    ("did not find expected ',' or '}'",
+     "expected ',' or '}}' (in the mapping opened at line {line})",
+     "separate entries with ',' and close the mapping with '}'", False),
+    ("mapping values are not allowed",
+     "unexpected ':' (a value containing ': ', or a key indented under a value)",
+     "quote the value if it contains ': ', else fix this line's indentation", False),
+    ("block sequence entries are not allowed",
+     "a '- ' list cannot start on the line of its key",
+     "start the list on the next line, indented", False),
+    ("cannot start any token", "'{char}' cannot start a plain value",
+     "quote the value", False),
+    ("undefined tag handle", "unknown tag handle",
+     "specs are plain data; remove the tag", False),
+)
+
+
+def _char_at(text: str, mark: yaml.Mark | None, shift: int) -> str:
+    if mark is None or mark.index + shift < 0:
+        return ""
+    return text[mark.index + shift : mark.index + shift + 1]
+
+
+def _at(mark: yaml.Mark | None, shown: str, shift: int = 0) -> Location:
+    if mark is None:
+        return Location(shown, 1, 1)
+    return Location(shown, mark.line + 1, mark.column + 1 + shift)
 
 
 def _mark(event: yaml.Event, shown: str) -> Location:
@@ -247,9 +320,8 @@ class _Builder:
 
     def _scalar(self, event: yaml.ScalarEvent) -> None:
         loc = _mark(event, self.shown)
-        frame = self.stack[-1] if self.stack else None
-        if frame is not None and isinstance(frame.value, dict) and frame.key is None:
-            self._key(event, frame, loc)
+        if self._expects_key():
+            self._key(event, self.stack[-1], loc)
             return
         value = resolve_scalar(event, loc)
         path = self._place(loc)
@@ -280,8 +352,7 @@ class _Builder:
                 f"unknown alias *{event.anchor}", "define the anchor first", loc
             )
         value, origin, start, end = self.anchors[event.anchor]
-        frame = self.stack[-1] if self.stack else None
-        if frame is not None and isinstance(frame.value, dict) and frame.key is None:
+        if self._expects_key():
             raise SpecError(
                 "an alias cannot be a mapping key", "write the key out", loc
             )
@@ -301,6 +372,11 @@ class _Builder:
                 _mark(event, self.shown),
             )
         loc = _mark(event, self.shown)
+        if self._expects_key():
+            raise SpecError(
+                "a mapping key must be a name, not a list or mapping",
+                "write the key as a plain string", loc,
+            )
         path = self._place(loc) if self.stack else ()
         if not self.stack:
             self.entries.append(((), loc))
@@ -317,8 +393,15 @@ class _Builder:
 
     # -- helpers -------------------------------------------------------------
 
+    def _expects_key(self) -> bool:
+        """Whether the next node is the key of the open mapping."""
+        if not self.stack:
+            return False
+        frame = self.stack[-1]
+        return isinstance(frame.value, dict) and frame.key is None
+
     def _key(self, event: yaml.ScalarEvent, frame: _Frame, loc: Location) -> None:
-        key = resolve_scalar(event, loc)
+        key = resolve_scalar(event, loc, is_key=True)
         if event.value == "<<" and not event.style:
             key = "<<"
         if not isinstance(key, str):
@@ -377,6 +460,15 @@ class _Builder:
     def _merge(self, frame: _Frame) -> None:
         """Apply ``<<`` merge keys: explicit keys win, earlier merges win."""
         assert isinstance(frame.value, dict)
+        for value, path, start, end in self._merge_sources(frame):
+            added = [key for key in value if key not in frame.value]
+            for key in added:
+                frame.value[key] = value[key]
+            self._copy_positions(path, frame.path, set(added), (start, end))
+
+    def _merge_sources(
+        self, frame: _Frame
+    ) -> list[tuple[dict[str, Any], PathKey, int, int]]:
         sources: list[tuple[dict[str, Any], PathKey, int, int]] = []
         for value, path, start, end in frame.merges:
             if isinstance(value, dict):
@@ -389,28 +481,26 @@ class _Builder:
                 raise SpecError(
                     "a merge key '<<' needs a mapping or a list of mappings",
                     "merge an anchored mapping: '<<: *defaults'",
-                    self.source.locate(path),
+                    self.entries[start][1],
                 )
-        for value, path, start, end in sources:
-            for key, item in value.items():
-                if key not in frame.value:
-                    frame.value[key] = item
-                    span = (start, end)
-                    self._copy_positions(path + (key,), frame.path + (key,), span)
+        return sources
 
     def _copy_positions(
-        self, old: PathKey, new: PathKey, span: tuple[int, int]
+        self, old: PathKey, new: PathKey, keys: set[str], span: tuple[int, int]
     ) -> None:
+        """Give merged keys the positions they have where they were written."""
         size = len(old)
         moved = [
             (new + p[size:], loc)
             for p, loc in self.entries[span[0] : span[1]]
-            if p[:size] == old
+            if len(p) > size and p[size] in keys and p[:size] == old
         ]
         self._count(len(moved))
         self.entries.extend(moved)
-        if old in self.source.keys:
-            self.source.keys.setdefault(new, self.source.keys[old])
+        for key in keys:
+            written = self.source.keys.get(old + (key,))
+            if written is not None:
+                self.source.keys.setdefault(new + (key,), written)
 
     def _count(self, nodes: int) -> None:
         if len(self.entries) + nodes > MAX_NODES:
@@ -442,21 +532,33 @@ def _kind(value: Any) -> str:
 
 
 def _refuse_tag(event: Any, shown: str) -> None:
+    """Only the core schema's tags, each on the kind of node it names."""
     tag = event.tag
-    if tag is None or tag == "!" or tag in _STANDARD_TAGS:
+    if tag is None or tag == "!":
         return
+    if tag in _TAGS_FOR.get(type(event), ()):
+        return
+    shown_tag = tag.replace(_CORE_PREFIX, "!!")
+    if tag in _CORE_TAGS:
+        raise SpecError(
+            f"YAML tag {shown_tag} does not apply to this node",
+            "remove the tag", _mark(event, shown),
+        )
     raise SpecError(
-        f"YAML tag {tag} is not allowed",
+        f"YAML tag {shown_tag} is not allowed",
         "specs are plain data; remove the tag",
         _mark(event, shown),
     )
 
 
-_STANDARD_TAGS = {
-    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
-    "tag:yaml.org,2002:seq",
+_CORE_PREFIX = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_CORE_PREFIX + t for t in ("str", "int", "float", "bool", "null")}
+_TAGS_FOR: dict[type, set[str]] = {
+    yaml.ScalarEvent: _SCALAR_TAGS,
+    yaml.MappingStartEvent: {_CORE_PREFIX + "map"},
+    yaml.SequenceStartEvent: {_CORE_PREFIX + "seq"},
 }
+_CORE_TAGS = set().union(*_TAGS_FOR.values())
 
 # The YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution).
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -465,18 +567,22 @@ _INT10 = re.compile(r"^[-+]?[0-9]+$")
 _INT8 = re.compile(r"^0o[0-7]+$")
 _INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_INF = re.compile(r"^([-+]?)\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
-# Plain scalars that YAML 1.1 reads as something else than YAML 1.2 does.
+# Plain scalars that YAML 1.1 (https://yaml.org/type/) reads differently from 1.2.
 _YAML11_BOOL = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
-_YAML11_NUMBER = re.compile(
-    r"^[-+]?(?:0[0-7]+|0b[01_]+|0[0-7_]*_[0-7_]*|[0-9][0-9_]*_[0-9_]*"
-    r"|[1-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)$"
-)
+_YAML11_BINARY = re.compile(r"^[-+]?0b[01_]+$")
+_YAML11_OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
+_YAML11_UNDERSCORE = re.compile(r"^[-+]?(?:[1-9][0-9_]*|[0-9][0-9_]*\.[0-9_]*)$")
+_YAML11_BASE60 = re.compile(r"^[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+# 1.1 has no decimal with a leading zero: 0789 is a string there, 789 in 1.2.
+_LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
 
 
-def resolve_scalar(event: yaml.ScalarEvent, loc: Location) -> Any:
+def resolve_scalar(
+    event: yaml.ScalarEvent, loc: Location, is_key: bool = False
+) -> Any:
     """The value of a scalar under YAML 1.2 core; ambiguous ones are errors."""
     _refuse_tag(event, loc.path)
     text = event.value
@@ -485,14 +591,9 @@ def resolve_scalar(event: yaml.ScalarEvent, loc: Location) -> Any:
         return text
     if event.tag is not None and event.tag != "!":
         return _tagged(text, event.tag, loc)
-    if _YAML11_BOOL.match(text):
-        boolean = _yaml11_bool(text)
-        raise _ambiguous(text, f"the boolean {boolean}", f"write {boolean}", loc)
-    if _YAML11_NUMBER.match(text):
-        raise _ambiguous(
-            text, "a number (YAML 1.2: a string)", "write the number without "
-            "leading zeros, ':' or '_' (0o755 for octal)", loc,
-        )
+    reading = _yaml11_reading(text)
+    if reading is not None:
+        raise _ambiguous(text, *reading, is_key, loc)
     return _core_value(text)
 
 
@@ -507,8 +608,13 @@ def _core_value(text: str) -> Any:
         return int(text[2:], 8)
     if _INT16.match(text):
         return int(text[2:], 16)
-    if _FLOAT.match(text) or _INF.match(text) or _NAN.match(text):
-        return float(text.replace(".inf", "inf").replace(".Inf", "inf"))
+    if _FLOAT.match(text):
+        return float(text)
+    infinity = _INF.match(text)
+    if infinity:
+        return float(f"{infinity.group(1)}inf")
+    if _NAN.match(text):
+        return float("nan")
     return text
 
 
@@ -525,16 +631,58 @@ def _tagged(text: str, tag: str, loc: Location) -> Any:
     return float(value) if tag.endswith("float") else value
 
 
-def _yaml11_bool(text: str) -> str:
-    return "true" if text.lower() in {"y", "yes", "on"} else "false"
+def _yaml11_reading(text: str) -> tuple[str, str] | None:
+    """How YAML 1.1 reads ``text`` and what to write for that, if 1.2 differs."""
+    if _YAML11_BOOL.match(text):
+        word = "true" if text.lower() in {"y", "yes", "on"} else "false"
+        return f"the boolean {word}", word
+    if _LEADING_ZERO.match(text) and not _YAML11_OCTAL.match(text):
+        return "a string", str(int(text))
+    number = _yaml11_number(text)
+    if number is None or number == _core_value(text):
+        return None
+    if _YAML11_OCTAL.match(text):
+        sign = "-" if number < 0 else ""
+        return f"the octal number {number}", f"{sign}0o{abs(number):o}"
+    return f"the number {number}", str(number)
 
 
-def _ambiguous(text: str, meaning: str, otherwise: str, loc: Location) -> SpecError:
-    return SpecError(
-        f"'{text}' is ambiguous: YAML 1.1 reads it as {meaning}",
-        f"quote it (\"{text}\") if you mean a string, else {otherwise}",
-        loc,
-    )
+def _yaml11_number(text: str) -> int | float | None:
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-").replace("_", "")
+    if _YAML11_BINARY.match(text):
+        return sign * int(body[2:] or "0", 2)
+    if _YAML11_OCTAL.match(text):
+        return sign * int(body, 8)
+    if _YAML11_BASE60.match(text):
+        return sign * _base60(body)
+    if "_" in text and _YAML11_UNDERSCORE.match(text):
+        return sign * (float(body) if "." in body else int(body))
+    return None
+
+
+def _base60(body: str) -> int | float:
+    total: int | float = 0
+    for part in body.split(":"):
+        total = total * 60 + (float(part) if "." in part else int(part))
+    return total
+
+
+def _ambiguous(
+    text: str, yaml11: str, instead: str, is_key: bool, loc: Location
+) -> SpecError:
+    yaml12 = _describe_value(_core_value(text))
+    message = f"'{text}' is ambiguous: YAML 1.1 reads it as {yaml11}, 1.2 as {yaml12}"
+    if is_key:
+        return SpecError(message, f'keys are names; quote it: "{text}"', loc)
+    hint = f'quote it ("{text}") if you mean a string, else write {instead}'
+    return SpecError(message, hint, loc)
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, str):
+        return "a string"
+    return _kind(value)
 
 
 # -- validation against the models -------------------------------------------
@@ -549,7 +697,7 @@ def load_spec(
         spec = Spec.model_validate(document.data)
     except ValidationError as exc:
         errors = [_model_error(e, document) for e in exc.errors()]
-        raise ErrorGroup(_dedupe(errors)) from None
+        raise ErrorGroup(_dedupe([e for e in errors if e is not None])) from None
     return spec, document.source
 
 
@@ -588,7 +736,7 @@ def _data_path(loc: tuple[int | str, ...], data: Any, kind: str) -> PathKey:
     return tuple(path)
 
 
-def _model_error(error: ErrorDetails, document: Document) -> SpecError:
+def _model_error(error: ErrorDetails, document: Document) -> SpecError | None:
     kind = error["type"]
     path = _data_path(error["loc"], document.data, kind)
     source = document.source
@@ -597,12 +745,46 @@ def _model_error(error: ErrorDetails, document: Document) -> SpecError:
             f"missing required key '{path[-1]}'", f"add '{path[-1]}:'",
             source.locate(path[:-1]),
         )
+    if _is_union_noise(error, path):
+        return None
+    if kind == "step_kind":
+        misspelt = _misspelt_kind_key(path, document)
+        if misspelt is not None:
+            return misspelt
     if "[key]" in error["loc"] or kind == "extra_forbidden":
         where = source.locate_key(path)
     else:
         where = source.locate(path)
     message, hint = _describe(kind, error, path, document.data)
     return SpecError(message, hint, where)
+
+
+def _is_union_noise(error: ErrorDetails, path: PathKey) -> bool:
+    """A list condition also fails the string member of its union: not news."""
+    loc = error["loc"]
+    return path[-1:] == ("condition",) and loc[-1] == "str" and isinstance(
+        error.get("input"), list
+    )
+
+
+def _misspelt_kind_key(path: PathKey, document: Document) -> SpecError | None:
+    """A step without a kind usually has its kind key misspelt: say which."""
+    step = _node_at(document.data, path)
+    if not isinstance(step, dict) or any(k in step for k in STEP_KINDS):
+        return None
+    known = {k for m in _STEP_MODELS.values() for k in _keys_of(m)}
+    for key in step:
+        hint = did_you_mean(str(key), STEP_KINDS) if key not in known else ""
+        if hint:
+            where = document.source.locate_key(path + (key,))
+            return SpecError(f"unknown key '{key}'", hint, where)
+    return None
+
+
+def _node_at(data: Any, path: PathKey) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def _describe(
@@ -612,10 +794,7 @@ def _describe(
     value = error.get("input")
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(path[:-1], data)
-        return f"unknown key '{path[-1]}'", hint_for(
-            str(path[-1]), allowed, "remove it; see the README's spec reference"
-        )
+        return _unknown_key_message(path, data)
     if kind == "step_kind":
         return _step_kind_message(value)
     if kind == "union_tag_invalid":
@@ -628,21 +807,32 @@ def _describe(
     if kind == "string_pattern_mismatch":
         return _pattern_message(path, value, "[key]" in error["loc"])
     if kind == "literal_error":
-        expected = ctx.get("expected", "")
-        options = [o.strip("' ") for o in str(expected).replace(" or ", ",").split(",")]
-        fallback = f"write {options[0]}" if len(options) == 1 else "use one of them"
-        return f"{field} must be {expected}, got {_show(value)}", hint_for(
-            str(value), options, fallback
-        )
+        return _literal_message(field, value, ctx)
     if kind in _TYPE_NAMES:
-        return f"{field} must be {_TYPE_NAMES[kind]}, got {_show(value)}", _type_hint(
-            kind, value
-        )
+        return _type_message(kind, path, value)
     if kind in ("greater_than_equal", "greater_than"):
         return f"{field} must be at least {ctx.get('ge', ctx.get('gt'))}", "raise it"
     if kind == "too_short":
-        return f"{field} needs at least one item", "add one, or remove the key"
+        return f"{field} needs at least one item", _TOO_SHORT_HINTS.get(
+            str(path[-1]), "add one"
+        )
     return f"{field}: {error['msg'][0].lower()}{error['msg'][1:]}", "fix the value"
+
+
+_TOO_SHORT_HINTS = {
+    "steps": "add a step",
+    "condition": "write a condition such as ${params.x} > 1",
+    "exception_types": "list the failures to retry, e.g. [Step.SERVICE_FAULT]",
+}
+
+
+def _literal_message(field: str, value: Any, ctx: dict[str, Any]) -> tuple[str, str]:
+    expected = ctx.get("expected", "")
+    options = [o.strip("' ") for o in str(expected).replace(" or ", ",").split(",")]
+    fallback = f"write {options[0]}" if len(options) == 1 else "use one of them"
+    return f"{field} must be {expected}, got {_show(value)}", hint_for(
+        str(value), options, fallback
+    )
 
 
 _TYPE_NAMES = {
@@ -658,11 +848,46 @@ _TYPE_NAMES = {
 }
 
 
-def _type_hint(kind: str, value: Any) -> str:
+def _type_message(kind: str, path: PathKey, value: Any) -> tuple[str, str]:
+    got = _show(value)
+    if path == ():
+        return f"the document must be a mapping, got {got}", (
+            "a spec is a mapping of version, name and steps; start from the "
+            "README's example"
+        )
+    if "condition" in path[2:]:
+        return f"a condition must be an expression, got {got}", (
+            "write a comparison such as ${params.x} > 1, or a list of them"
+        )
+    if path[:1] == ("parameters",) and len(path) == 2:
+        return f"parameter '{path[1]}' must be a mapping, got {got}", (
+            f"write {path[1]}: {{type: {_param_type(value)}, default: ...}}"
+        )
+    field = _field_name(path)
+    return f"{field} must be {_TYPE_NAMES[kind]}, got {got}", _type_hint(
+        kind, value, field
+    )
+
+
+def _param_type(value: Any) -> str:
+    kinds = {bool: "boolean", int: "integer", float: "float"}
+    return kinds.get(type(value), "string")
+
+
+def _type_hint(kind: str, value: Any, field: str) -> str:
+    if value is None:
+        return f"give {field} a value"
     if kind == "string_type" and isinstance(value, (bool, int, float)):
         return f'quote it: "{_yaml_text(value)}"'
-    if kind in ("list_type",) and isinstance(value, str):
+    if kind == "list_type" and isinstance(value, str):
         return f"write a list: [{value}]"
+    if kind == "list_type" and isinstance(value, dict):
+        return "write a list: start each item with '- '"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        if isinstance(value, list):
+            return "write 'key: value' lines, without '- '"
+    if kind in ("int_type", "int_from_float") and isinstance(value, float):
+        return "write a whole number"
     if isinstance(value, str) and kind in ("int_type", "float_type", "bool_type"):
         looks_right = _core_value(value) is not value
         return "remove the quotes" if looks_right else f"write {_TYPE_NAMES[kind]}"
@@ -692,6 +917,7 @@ def _field_name(path: PathKey) -> str:
     return f"'{names[-1]}'" if names else "the document"
 
 
+_NAME_RULE = "use letters, digits, '_' and '-', at most 64 characters"
 _PATTERN_RULES = {
     "name": "a pipeline name is letters, digits and single or repeated hyphens, "
     "starting and ending with a letter or digit, at most 256 characters",
@@ -702,25 +928,38 @@ _PATTERN_RULES = {
 
 
 def _pattern_message(path: PathKey, value: Any, is_key: bool) -> tuple[str, str]:
-    if is_key and path[:1] == ("parameters",):
-        return f"invalid parameter name '{path[-1]}'", (
-            "use letters, digits, '_' and '-', at most 64 characters"
-        )
     if is_key:
-        return f"invalid input name '{path[-1]}'", (
-            "input names are the function's parameter names (Python identifiers)"
-        )
+        return _key_pattern_message(path)
     key = str(path[-1]) if path else ""
     if path[:1] == ("steps",) and key in ("name", "then", "else", "after") or (
         isinstance(path[-1], int) and path[:1] == ("steps",)
     ):
-        return f"invalid step name {_show(value)}", (
-            "use letters, digits, '_' and '-', at most 64 characters"
-        )
+        return _name_message("step", value, 64, _NAME_RULE)
     if key == "name" and len(path) == 1:
-        return f"invalid pipeline name {_show(value)}", _PATTERN_RULES["name"]
+        return _name_message("pipeline", value, 256, _PATTERN_RULES["name"])
     rule = _PATTERN_RULES.get(key, "see the README's spec reference")
+    if key == "instance_type":
+        rule = hint_for(str(value).lower(), KNOWN_INSTANCE_TYPES, rule)
     return f"invalid {key} {_show(value)}", rule
+
+
+def _key_pattern_message(path: PathKey) -> tuple[str, str]:
+    key = str(path[-1])
+    if path[:1] == ("parameters",):
+        return _name_message("parameter", key, 64, _NAME_RULE)
+    fixed = re.sub(r"\W", "_", key)
+    hint = "input names are the function's parameter names (Python identifiers)"
+    if fixed.isidentifier():
+        hint = f"input names are Python identifiers: did you mean '{fixed}'?"
+    return f"invalid input name '{key}'", hint
+
+
+def _name_message(what: str, value: Any, limit: int, rule: str) -> tuple[str, str]:
+    if isinstance(value, str) and len(value) > limit:
+        return f"{what} name is {len(value)} characters long", (
+            f"SageMaker allows at most {limit}; shorten it"
+        )
+    return f"invalid {what} name {_show(value)}", rule
 
 
 def _step_kind_message(value: Any) -> tuple[str, str]:
@@ -739,11 +978,25 @@ def _step_kind_message(value: Any) -> tuple[str, str]:
     )
 
 
-def _allowed_keys(path: PathKey, data: Any) -> list[str]:
-    model = _model_at(path, data)
-    if model is None:
-        return []
+def _unknown_key_message(path: PathKey, data: Any) -> tuple[str, str]:
+    key = str(path[-1])
+    model = _model_at(path[:-1], data)
+    allowed = _keys_of(model) if model else []
+    fallback = "remove it; see the README's spec reference"
+    if model in (ConditionStep, FailStep) and key in Settings.model_fields:
+        fallback = "condition and fail steps run no job; remove it"
+    elif 0 < len(allowed) <= 8:
+        fallback = f"the keys here are {', '.join(allowed)}"
+    return f"unknown key '{key}'", hint_for(key, allowed, fallback)
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
+
+
+_STEP_MODELS: dict[str, type[BaseModel]] = {
+    "function": FunctionStep, "condition": ConditionStep, "fail": FailStep
+}
 
 
 def _model_at(path: PathKey, data: Any) -> type[BaseModel] | None:
@@ -757,11 +1010,8 @@ def _model_at(path: PathKey, data: Any) -> type[BaseModel] | None:
     if head == "defaults":
         return Settings
     if head == "parameters" and len(path) == 2:
-        return Parameter
+        # Every parameter type has the same keys: type, default, description.
+        return StringParameter
     if head == "steps" and len(path) == 2:
-        kind = step_kind(data["steps"][path[1]])
-        models: dict[str, type[BaseModel]] = {
-            "function": FunctionStep, "condition": ConditionStep, "fail": FailStep
-        }
-        return models.get(kind or "")
+        return _STEP_MODELS.get(step_kind(data["steps"][path[1]]) or "")
     return None
