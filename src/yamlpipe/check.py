@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
+from yamlpipe.errors import did_you_mean
+
 _SCALARS = {"int", "float", "bool", "None", "complex"}
 _TUPLES = {"tuple", "Tuple", "typing.Tuple"}
 
@@ -93,11 +95,23 @@ def find_source(module: str, root: Path) -> Path:
             return path
         raise ModuleNotFound(_siblings(path.parent, root))
     parts = module.split(".")
-    for base in [root, *(Path(p) for p in sys.path if p)]:
+    for base in [root, *_installed_paths()]:
         found = _module_file(base, parts)
         if found is not None:
             return found.resolve()
     raise ModuleNotFound(_modules_near(root, parts))
+
+
+def _installed_paths() -> list[Path]:
+    """``sys.path`` without the entries that depend on where yamlpipe was started.
+
+    ``python -m`` run from the project root sees the root, then the interpreter's
+    libraries; the current directory (or a test runner's insertions) is not part of
+    that, so the same spec resolves the same way from anywhere.
+    """
+    here = Path.cwd().resolve()
+    paths = [Path(p).resolve() for p in sys.path if p and p != "."]
+    return [p for p in paths if p != here]
 
 
 def _module_file(base: Path, parts: list[str]) -> Path | None:
@@ -249,35 +263,68 @@ def _typed_dict_keys(node: ast.ClassDef) -> tuple[str, ...]:
     )
 
 
-def index_problem(shape: Shape | None, path: tuple[int | str, ...]) -> str | None:
+@dataclass(frozen=True)
+class IndexProblem:
+    """Why an index cannot apply to an annotated result, and what would."""
+
+    message: str
+    hint: str
+
+
+def index_problem(
+    shape: Shape | None, path: tuple[int | str, ...]
+) -> IndexProblem | None:
     """Why ``path`` cannot index a value of ``shape``, or None when it can."""
     for depth, key in enumerate(path):
         if shape is None:
             return None
-        where = "".join(f"[{k!r}]" for k in path[:depth])
-        problem, shape = _index_once(shape, key, where)
+        label = "the result" + "".join(f"[{k!r}]" for k in path[:depth])
+        if isinstance(shape, ScalarShape):
+            return IndexProblem(
+                f"{label} is annotated as {shape.name} and cannot be indexed",
+                "remove the index",
+            )
+        if isinstance(shape, TupleShape):
+            problem, shape = _tuple_index(shape, key, label)
+        else:
+            problem, shape = _key_index(shape, key, label), None
         if problem:
             return problem
     return None
 
 
-def _index_once(
-    shape: Shape, key: int | str, where: str
-) -> tuple[str | None, Shape | None]:
-    label = f"the result{where}"
-    if isinstance(shape, ScalarShape):
-        return f"{label} is annotated as {shape.name} and cannot be indexed", None
-    if isinstance(shape, TupleShape):
-        if not isinstance(key, int):
-            return f"{label} is a tuple: index it with a number, not {key!r}", None
-        if shape.items is None:
-            return None, None
-        if not -len(shape.items) <= key < len(shape.items):
-            return (
-                f"index {key} is out of range: {label} is a tuple of "
-                f"{len(shape.items)}", None,
-            )
-        return None, shape.items[key]
-    if key not in shape.keys:
-        return f"{label} ({shape.name}) has no key {key!r}", None
-    return None, None
+def _tuple_index(
+    shape: TupleShape, key: int | str, label: str
+) -> tuple[IndexProblem | None, Shape | None]:
+    size = len(shape.items) if shape.items is not None else None
+    if not isinstance(key, int):
+        return IndexProblem(
+            f"{label} is a tuple: index it with a number, not {key!r}",
+            _tuple_hint(size),
+        ), None
+    if shape.items is None or size is None:
+        return None, None
+    if not -size <= key < size:
+        return IndexProblem(
+            f"index {key} is out of range: {label} is a tuple of {size}",
+            _tuple_hint(size),
+        ), None
+    return None, shape.items[key]
+
+
+def _tuple_hint(size: int | None) -> str:
+    if size is None or size == 0:
+        return "index it with [0], [1], ..."
+    return "use [0]" if size == 1 else f"use [0] to [{size - 1}]"
+
+
+def _key_index(shape: KeysShape, key: int | str, label: str) -> IndexProblem | None:
+    if key in shape.keys:
+        return None
+    keys = ", ".join(repr(k) for k in shape.keys)
+    longer = [k for k in shape.keys if k.startswith(str(key))]
+    hint = (
+        f"did you mean '{longer[0]}'?" if len(longer) == 1
+        else did_you_mean(str(key), shape.keys) or f"its keys are {keys}"
+    )
+    return IndexProblem(f"{label} ({shape.name}) has no key {key!r}", hint)
