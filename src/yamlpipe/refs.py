@@ -17,11 +17,13 @@ a located ``SpecError``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from yamlpipe.errors import hint_for
 from yamlpipe.plan import (
     Compare,
     ExecutionName,
@@ -46,6 +48,14 @@ class GrammarError(Exception):
         self.message = message
         self.hint = hint
         self.offset = offset
+
+
+@dataclass(frozen=True)
+class Located:
+    """A reference and the offset of its ``${`` in the text it came from."""
+
+    ref: Ref
+    offset: int
 
 
 @dataclass(frozen=True)
@@ -157,41 +167,58 @@ def _env_value(token: Token, environ: Mapping[str, str]) -> str:
 # -- references -------------------------------------------------------------
 
 
+_KINDS = ("steps", "params", "execution", "env")
+
+
 def parse_ref(token: Token) -> Ref:
     """Parse the body of ``${...}`` into a reference."""
     body = token.body.strip()
     kind, dot, rest = body.partition(".")
+    # Where ``rest`` starts in the text, for errors inside it.
+    offset = token.start + 2 + len(token.body) - len(token.body.lstrip())
+    offset += len(kind) + 1
     if kind == "steps" and dot:
-        return _step_ref(rest, token)
+        return _step_ref(rest, offset)
     if kind == "params" and dot and _NAME.fullmatch(rest):
         return ParamRef(rest)
     if kind == "execution" and dot:
-        if rest not in EXECUTION_NAMES:
-            raise GrammarError(
-                f"unknown execution variable '{rest}'",
-                f"use one of {', '.join(EXECUTION_NAMES)}",
-                token.start,
-            )
-        return ExecutionRef(rest)  # type: ignore[arg-type]
+        return _execution_ref(rest, offset)
     raise GrammarError(
         f"invalid reference '${{{token.body}}}'",
-        "write ${steps.NAME}, ${params.NAME}, ${execution.VAR} or ${env.VAR}",
+        _kind_hint(kind, dot + rest),
         token.start,
     )
 
 
-def _step_ref(rest: str, token: Token) -> StepRef:
+def _kind_hint(kind: str, rest: str) -> str:
+    close = difflib.get_close_matches(kind, _KINDS, n=1, cutoff=0.6)
+    if close and rest:
+        return f"did you mean ${{{close[0]}{rest}}}?"
+    return "write ${steps.NAME}, ${params.NAME}, ${execution.VAR} or ${env.VAR}"
+
+
+def _execution_ref(rest: str, offset: int) -> ExecutionRef:
+    if rest not in EXECUTION_NAMES:
+        raise GrammarError(
+            f"unknown execution variable '{rest}'",
+            hint_for(rest, EXECUTION_NAMES, f"use one of {', '.join(EXECUTION_NAMES)}"),
+            offset,
+        )
+    return ExecutionRef(rest)  # type: ignore[arg-type]
+
+
+def _step_ref(rest: str, offset: int) -> StepRef:
     match = _NAME.match(rest)
     if not match:
         raise GrammarError(
             "a step reference needs a step name",
             "write ${steps.NAME} or ${steps.NAME[0]}",
-            token.start,
+            offset,
         )
     path: list[int | str] = []
     i = match.end()
     while i < len(rest):
-        key, i = _index(rest, i, token)
+        key, i = _index(rest, i, offset)
         path.append(key)
     return StepRef(match.group(), tuple(path))
 
@@ -199,13 +226,13 @@ def _step_ref(rest: str, token: Token) -> StepRef:
 _INDEX = re.compile(r"""\[\s*(?:(-?\d+)|'([^']*)'|"([^"]*)")\s*\]""")
 
 
-def _index(rest: str, i: int, token: Token) -> tuple[int | str, int]:
+def _index(rest: str, i: int, offset: int) -> tuple[int | str, int]:
     match = _INDEX.match(rest, i)
     if not match:
         raise GrammarError(
             f"invalid index '{rest[i:]}' in a step reference",
             "index with [0], ['key'] or [\"key\"]",
-            token.start,
+            offset + i,
         )
     number, single, double = match.groups()
     key: int | str = int(number) if number is not None else (single or double or "")
@@ -230,7 +257,23 @@ def parse_value(text: str) -> Any:
 
 def parse_message(text: str) -> tuple[str | Ref, ...]:
     """A fail message: literal text with embedded references."""
-    return tuple(p if isinstance(p, str) else parse_ref(p) for p in split(text))
+    return parse_message_located(text)[0]
+
+
+def parse_message_located(
+    text: str,
+) -> tuple[tuple[str | Ref, ...], tuple[Located, ...]]:
+    """A fail message and its references with their offsets into ``text``."""
+    parts: list[str | Ref] = []
+    found: list[Located] = []
+    for part in split(text):
+        if isinstance(part, Token):
+            ref = parse_ref(part)
+            found.append(Located(ref, part.start))
+            parts.append(ref)
+        else:
+            parts.append(part)
+    return tuple(parts), tuple(found)
 
 
 # -- conditions -------------------------------------------------------------
@@ -263,13 +306,7 @@ def _lex(text: str) -> list[_Lexeme]:
     while text[i:].strip():
         match = _TOKEN.match(text, i)
         if not match or match.lastgroup is None:
-            start = len(text) - len(text[i:].lstrip())
-            raise GrammarError(
-                f"unexpected '{text[start]}' in condition",
-                "operands are references or literals; operators are == != > >= "
-                "< <= in, not in, not, or",
-                start,
-            )
+            raise _bad_character(text, len(text) - len(text[i:].lstrip()))
         if match.lastgroup == "ref":
             start, end = match.start("ref"), _closing_brace(text, match.end())
             token = Token(text[match.end() : end], start, end + 1)
@@ -279,6 +316,27 @@ def _lex(text: str) -> list[_Lexeme]:
             out.append(_lexeme(text, match))
             i = match.end()
     return out
+
+
+# Operators from other languages, and what this grammar writes instead.
+_TYPOS = {
+    "=>": "did you mean '>='?",
+    "=<": "did you mean '<='?",
+    "=": "did you mean '=='?",
+    "!": "did you mean 'not' or '!='?",
+    "&&": "there is no 'and': give the condition as a list, every item must hold",
+    "||": "did you mean 'or'?",
+}
+
+
+def _bad_character(text: str, start: int) -> GrammarError:
+    two = text[start : start + 2]
+    hint = _TYPOS.get(two) or _TYPOS.get(text[start]) or (
+        "operands are references or literals; operators are == != > >= < <= "
+        "in, not in, not, or"
+    )
+    shown = two if two in _TYPOS else text[start]
+    return GrammarError(f"unexpected '{shown}' in condition", hint, start)
 
 
 def _lexeme(text: str, match: re.Match[str]) -> _Lexeme:
@@ -300,6 +358,7 @@ class _Parser:
         self.text = text
         self.lexemes = _lex(text)
         self.i = 0
+        self.found: list[Located] = []
 
     def parse(self) -> Expr:
         if not self.lexemes:
@@ -361,11 +420,15 @@ class _Parser:
             raise self._unexpected("expected a reference or a literal")
         self.i += 1
         if current.kind == "ref":
-            return parse_ref(current.value)
+            ref = parse_ref(current.value)
+            self.found.append(Located(ref, current.offset))
+            return ref
         if current.kind == "literal":
             return current.value
         self.i -= 1
-        hint = "references are written ${params.NAME}; quote strings: 'text'"
+        hint = "expected a reference or a literal"
+        if current.kind == "word":
+            hint = f"quote it if it is a string: '{current.text}'"
         raise self._unexpected(hint)
 
     def _current(self) -> _Lexeme | None:
@@ -394,7 +457,14 @@ class _Parser:
 
 
 def parse_condition(text: str) -> Expr:
-    return _Parser(text).parse()
+    return parse_condition_located(text)[0]
+
+
+def parse_condition_located(text: str) -> tuple[Expr, tuple[Located, ...]]:
+    """A condition and its references with their offsets into ``text``."""
+    parser = _Parser(text)
+    expr = parser.parse()
+    return expr, tuple(parser.found)
 
 
 def walk_refs(expr: Expr) -> list[Ref]:
