@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ _STEP_ONLY = {"name", "entrypoint", "inputs", "after"}
 _MERGED = {"environment_variables", "tags"}
 # Settings that name files relative to the project root.
 _PATHS = {"dependencies", "pre_execution_script"}
+_LITERAL_HINT = (
+    "references are allowed in inputs, condition and fail; write $${ for a literal"
+)
 
 
 def load_plan(
@@ -39,6 +43,7 @@ def load_plan(
 
 def resolve(spec: s.Spec, source: SourceMap, root: Path, spec_path: Path) -> p.Plan:
     resolver = _Resolver(spec, source, root)
+    resolver.check_top_level()
     steps = resolver.steps()
     resolver.check_graph(steps)
     upstream = resolver.upstream(steps)
@@ -47,7 +52,7 @@ def resolve(spec: s.Spec, source: SourceMap, root: Path, spec_path: Path) -> p.P
         raise ErrorGroup(resolver.errors)
     return p.Plan(
         name=spec.name,
-        description=spec.description or "",
+        description=refs.unescape(spec.description or ""),
         target=_target(spec.sagemaker),
         parameters=tuple(_parameter(n, v) for n, v in spec.parameters.items()),
         steps={name: steps[name] for name in order},
@@ -60,11 +65,25 @@ def resolve(spec: s.Spec, source: SourceMap, root: Path, spec_path: Path) -> p.P
 
 
 def _target(target: s.SageMakerTarget) -> p.Target:
-    return p.Target(target.region, target.role, target.s3_root, target.tags or {})
+    fields = _unescape(target.model_dump())
+    return p.Target(
+        fields["region"], fields["role"], fields["s3_root"], fields["tags"] or {}
+    )
 
 
 def _parameter(name: str, param: s.AnyParameter) -> p.Parameter:
-    return p.Parameter(name, param.type, param.default, param.description)
+    return p.Parameter(
+        name, param.type, _unescape(param.default), _unescape(param.description)
+    )
+
+
+@dataclass(frozen=True)
+class _Use:
+    """A reference as written: the document path of its string and its offset."""
+
+    ref: p.Ref
+    where: PathKey
+    offset: int
 
 
 class _Resolver:
@@ -76,12 +95,39 @@ class _Resolver:
         self.index: dict[str, int] = {}
         self.branch: dict[str, tuple[str, p.Branch]] = {}
         self.shapes: dict[str, check.Shape | None] = {}
+        self.uses: dict[str, list[_Use]] = {}
+        self.defaults = _unescape(spec.defaults.model_dump(exclude_none=True))
 
     def error(self, message: str, hint: str, loc: Location) -> None:
         self.errors.append(SpecError(message, hint, loc))
 
     def at(self, *path: int | str) -> Location:
         return self.source.locate(path)
+
+    # -- literal values ---------------------------------------------------------
+
+    def check_top_level(self) -> None:
+        """Everything outside the steps takes literal values only."""
+        spec = self.spec
+        self.literal(spec.description, ("description",), "description")
+        for key, value in spec.sagemaker.model_dump(exclude_none=True).items():
+            self.literal(value, ("sagemaker", key), key)
+        for name, param in spec.parameters.items():
+            for key in ("default", "description"):
+                self.literal(getattr(param, key), ("parameters", name, key), key)
+        for key, value in spec.defaults.model_dump(exclude_none=True).items():
+            self.literal(value, ("defaults", key), key)
+        self.check_settings(spec.defaults, ("defaults",))
+
+    def literal(self, value: Any, where: PathKey, key: str) -> None:
+        """Report references in a value that takes none."""
+        for path, text in _strings(value, where):
+            if refs.has_reference(text):
+                self.error(
+                    f"reference in '{key}', which takes only literal values",
+                    _LITERAL_HINT,
+                    self.source.locate(path),
+                )
 
     # -- steps ----------------------------------------------------------------
 
@@ -98,22 +144,23 @@ class _Resolver:
             self.index[step.name] = i
         built = {}
         for name, i in self.index.items():
+            self.uses[name] = []
             built[name] = self.step(self.spec.steps[i], i)
         return built
 
     def step(self, step: s.AnyStep, i: int) -> p.Step:
-        loc = self.at("steps", i)
-        where = self.where(i)
         common: dict[str, Any] = {
             "name": step.name,
             "after": tuple(step.after),
-            "location": loc,
-            "where": where,
+            "location": self.at("steps", i),
+            "where": self.where(i),
         }
         if isinstance(step, s.FunctionStep):
             return self.function_step(step, i, common)
-        text = step.description or ""
-        display = step.display_name or step.name
+        for key in ("display_name", "description"):
+            self.literal(getattr(step, key), ("steps", i, key), key)
+        text = refs.unescape(step.description or "")
+        display = refs.unescape(step.display_name or step.name)
         if isinstance(step, s.ConditionStep):
             return p.ConditionStep(
                 conditions=self.conditions(step, i),
@@ -125,7 +172,7 @@ class _Resolver:
             )
         assert isinstance(step, s.FailStep)
         return p.FailStep(
-            message=self.message(step.fail, ("steps", i, "fail")),
+            message=self.message(step, ("steps", i, "fail")),
             display_name=display,
             description=text,
             **common,
@@ -156,9 +203,8 @@ class _Resolver:
         for key in settings:
             if key not in where and key in self.spec.defaults.model_fields_set:
                 where[key] = self.at("defaults", key)
-        common = {**common, "where": where}
         inputs = {
-            key: self.input(value, ("steps", i, "inputs", key))
+            key: self.input(value, ("steps", i, "inputs", key), step.name)
             for key, value in step.inputs.items()
         }
         if signature is not None:
@@ -170,138 +216,146 @@ class _Resolver:
             source=source or self.root / module,
             inputs=inputs,
             settings=settings,
-            **common,
+            **{**common, "where": where},
         )
 
     def settings(self, step: s.FunctionStep, i: int) -> dict[str, Any]:
-        defaults = self.spec.defaults.model_dump(exclude_none=True)
+        """The step's own settings over the defaults (checked once, up front)."""
         own = step.model_dump(exclude_none=True, exclude=_STEP_ONLY)
-        merged = {**defaults, **own}
-        for key in _MERGED & defaults.keys() & own.keys():
-            merged[key] = {**defaults[key], **own[key]}
-        for key, value in merged.items():
-            where = ("steps", i, key) if key in own else ("defaults", key)
-            merged[key] = self.literal(value, where, key)
+        for key, value in own.items():
+            self.literal(value, ("steps", i, key), key)
+        own = _unescape(own)
+        merged = {**self.defaults, **own}
+        for key in _MERGED & self.defaults.keys() & own.keys():
+            merged[key] = {**self.defaults[key], **own[key]}
         for key in _PATHS & merged.keys():
             merged[key] = str((self.root / merged[key]).resolve())
-        self.check_settings(merged, step, i)
+        self.check_settings(step, ("steps", i))
         return merged
 
-    def check_settings(
-        self, merged: dict[str, Any], step: s.FunctionStep, i: int
-    ) -> None:
-        count = merged.get("instance_count", 1)
-        if count > 1:
-            where = ("steps", i) if step.instance_count else ("defaults",)
+    def check_settings(self, settings: s.Settings, where: PathKey) -> None:
+        """Rules of values that a step or the defaults set themselves."""
+        count = settings.instance_count
+        if count is not None and count > 1:
             self.error(
                 f"instance_count is {count}; a function step runs on one instance",
                 "the SDK allows more only for Spark jobs; remove instance_count",
                 self.at(*where, "instance_count"),
             )
-        for j, policy in enumerate(merged.get("retry_policies", ())):
-            kinds = {t.split(".")[0] for t in policy["exception_types"]}
-            where = ("steps", i) if step.retry_policies else ("defaults",)
-            if len(kinds) > 1:
-                self.error(
-                    "a retry policy mixes Step.* and SageMaker.* exception types",
-                    "split it into two policies, one of each kind",
-                    self.at(*where, "retry_policies", j, "exception_types"),
-                )
-            if "max_attempts" in policy and "expire_after_mins" in policy:
-                self.error(
-                    "a retry policy has both max_attempts and expire_after_mins",
-                    "SageMaker takes one of them; keep one",
-                    self.at(*where, "retry_policies", j),
-                )
+        for j, policy in enumerate(settings.retry_policies or ()):
+            self.check_policy(policy, (*where, "retry_policies", j))
 
-    # -- values and references ----------------------------------------------
+    def check_policy(self, policy: s.RetryPolicy, where: PathKey) -> None:
+        kinds = {t.split(".")[0] for t in policy.exception_types}
+        if len(kinds) > 1:
+            self.error(
+                "a retry policy mixes Step.* and SageMaker.* exception types",
+                "split it into two policies, one of each kind",
+                self.at(*where, "exception_types"),
+            )
+        if policy.max_attempts is not None and policy.expire_after_mins is not None:
+            self.error(
+                "a retry policy has both max_attempts and expire_after_mins",
+                "SageMaker takes one of them; keep one",
+                self.at(*where, "expire_after_mins"),
+            )
 
-    def literal(self, value: Any, where: PathKey, key: str) -> Any:
-        """A setting or nested input value: no references, escapes resolved."""
-        for path, text in _strings(value, where):
-            if refs.has_reference(text):
-                self.error(
-                    f"reference in '{key}', which takes only literal values",
-                    "references are allowed in inputs, condition and fail; "
-                    "write $${ for a literal",
-                    self.source.locate(path),
-                )
-        return _unescape(value)
+    # -- references -------------------------------------------------------------
 
-    def input(self, value: Any, where: PathKey) -> Any:
+    def input(self, value: Any, where: PathKey, owner: str) -> Any:
         if not isinstance(value, str):
-            for path, text in _strings(value, where):
-                if refs.has_reference(text):
-                    self.error(
-                        "reference nested inside a list or mapping",
-                        "SageMaker cannot serialise pipeline variables inside "
-                        "containers; pass it as an input of its own",
-                        self.source.locate(path),
-                    )
+            self.check_nested(value, where)
             return _unescape(value)
         try:
             parsed = refs.parse_value(value)
         except refs.GrammarError as exc:
             self.grammar_error(exc, where)
             return None
-        self.check_ref(parsed, where)
+        if isinstance(parsed, (p.StepRef, p.ParamRef, p.ExecutionRef)):
+            self.use(owner, _Use(parsed, where, 0))
         return parsed
 
-    def message(self, text: str, where: PathKey) -> tuple[str | p.Ref, ...]:
+    def check_nested(self, value: Any, where: PathKey) -> None:
+        for path, text in _strings(value, where):
+            if refs.has_reference(text):
+                self.error(
+                    "reference nested inside a list or mapping",
+                    "SageMaker cannot serialise pipeline variables inside "
+                    "containers; pass it as an input of its own",
+                    self.source.locate(path),
+                )
+
+    def message(self, step: s.FailStep, where: PathKey) -> tuple[str | p.Ref, ...]:
         try:
-            parts = refs.parse_message(text)
+            parts, found = refs.parse_message_located(step.fail)
         except refs.GrammarError as exc:
             self.grammar_error(exc, where)
-            return (text,)
-        for part in parts:
-            self.check_ref(part, where)
+            return (step.fail,)
+        for located in found:
+            self.use(step.name, _Use(located.ref, where, located.offset))
         return parts
 
     def conditions(self, step: s.ConditionStep, i: int) -> tuple[p.Expr, ...]:
-        texts = [step.condition] if isinstance(step.condition, str) else step.condition
         single = isinstance(step.condition, str)
+        texts = [step.condition] if single else step.condition
         exprs = []
         for j, text in enumerate(texts):
             where: PathKey = ("steps", i, "condition") + (() if single else (j,))
             try:
-                expr = refs.parse_condition(text)
+                expr, found = refs.parse_condition_located(text)
             except refs.GrammarError as exc:
                 self.grammar_error(exc, where)
                 continue
-            for ref in refs.walk_refs(expr):
-                self.check_ref(ref, where)
+            for located in found:
+                self.use(step.name, _Use(located.ref, where, located.offset))
             exprs.append(expr)
         return tuple(exprs)
 
     def grammar_error(self, exc: refs.GrammarError, where: PathKey) -> None:
         self.error(exc.message, exc.hint, self.source.locate_at(where, exc.offset))
 
-    def check_ref(self, value: Any, where: PathKey) -> None:
-        loc = self.source.locate(where)
-        if isinstance(value, p.ParamRef) and value.name not in self.spec.parameters:
+    def use(self, owner: str, use: _Use) -> None:
+        """Record a reference of step ``owner`` and check what it names."""
+        self.uses[owner].append(use)
+        loc = self.source.locate_at(use.where, use.offset)
+        ref = use.ref
+        if isinstance(ref, p.ParamRef) and ref.name not in self.spec.parameters:
             self.error(
-                f"unknown parameter '{value.name}'",
-                hint_for(value.name, self.spec.parameters, "declare it under "
+                f"unknown parameter '{ref.name}'",
+                hint_for(ref.name, self.spec.parameters, "declare it under "
                          "parameters:"),
                 loc,
             )
-        if not isinstance(value, p.StepRef):
-            return
-        if value.step not in self.index:
+        if isinstance(ref, p.StepRef):
+            self.check_step_ref(ref, owner, loc)
+
+    def check_step_ref(self, ref: p.StepRef, owner: str, loc: Location) -> None:
+        if ref.step not in self.index:
             self.error(
-                f"unknown step '{value.step}'",
-                hint_for(value.step, self.index, "check the step names"),
+                f"unknown step '{ref.step}'",
+                hint_for(ref.step, self.index, "check the step names"),
                 loc,
             )
-            return
-        target = self.spec.steps[self.index[value.step]]
-        if not isinstance(target, s.FunctionStep):
+        elif ref.step == owner:
+            self.error(
+                f"step '{owner}' uses its own output",
+                "a step cannot depend on itself; reference another step",
+                loc,
+            )
+        elif not isinstance(self.spec.steps[self.index[ref.step]], s.FunctionStep):
+            target = self.spec.steps[self.index[ref.step]]
             kind = "condition" if isinstance(target, s.ConditionStep) else "fail"
             self.error(
-                f"step '{value.step}' is a {kind} step and has no output",
+                f"step '{ref.step}' is a {kind} step and has no output",
                 "reference a function step",
                 loc,
             )
+
+    def step_uses(self, name: str) -> Iterator[tuple[p.StepRef, Location]]:
+        """The step references of step ``name`` and where each is written."""
+        for use in self.uses.get(name, ()):
+            if isinstance(use.ref, p.StepRef):
+                yield use.ref, self.source.locate_at(use.where, use.offset)
 
     # -- graph ----------------------------------------------------------------
 
@@ -344,37 +398,33 @@ class _Resolver:
             self.branch[name] = (step.name, branch)
 
     def check_indexes(self, steps: dict[str, p.Step]) -> None:
-        for name, step in steps.items():
-            for ref, where in _step_refs(step, self.index[name]):
+        for name in steps:
+            for ref, loc in self.step_uses(name):
                 if ref.step not in self.shapes or not ref.path:
                     continue
                 problem = check.index_problem(self.shapes[ref.step], ref.path)
                 if problem:
-                    self.error(
-                        f"${{steps.{ref.step}}}: {problem}",
-                        "check the function's return annotation",
-                        self.source.locate(where),
-                    )
+                    self.error(f"{ref}: {problem.message}", problem.hint, loc)
 
     def check_crossed_branches(self, steps: dict[str, p.Step]) -> None:
-        for name, step in steps.items():
+        for name in steps:
             if name not in self.branch:
                 continue
             owner, side = self.branch[name]
-            for ref, where in _step_refs(step, self.index[name]):
+            for ref, loc in self.step_uses(name):
                 other = self.branch.get(ref.step)
                 if other and other[0] == owner and other[1] != side:
                     self.error(
                         f"step '{name}' runs in the {side} branch of '{owner}' but "
                         f"uses '{ref.step}' from its {other[1]} branch",
                         "only one branch runs; move one of the steps",
-                        self.source.locate(where),
+                        loc,
                     )
 
     def upstream(self, steps: dict[str, p.Step]) -> dict[str, tuple[str, ...]]:
         edges = {}
         for name, step in steps.items():
-            deps = {r.step for r, _ in _step_refs(step, self.index[name])}
+            deps = {ref.step for ref, _ in self.step_uses(name)}
             deps.update(step.after)
             if name in self.branch:
                 deps.add(self.branch[name][0])
@@ -421,8 +471,9 @@ class _Resolver:
             source = check.find_source(module, self.root)
             return source, check.read_signature(source, function)
         except check.ModuleNotFound as exc:
+            what = "file" if module.endswith(".py") else "module"
             self.error(
-                f"cannot find module '{module}' under {self.root_label()}",
+                f"cannot find {what} '{module}' under {self.root_label()}",
                 hint_for(module, exc.candidates, "entrypoints resolve from the "
                          "project root; check the path or pass --root"),
                 loc,
@@ -435,34 +486,23 @@ class _Resolver:
             )
         except check.SourceSyntaxError as exc:
             self.error(
-                f"cannot parse {exc.path.name}:{exc.line}: {exc.reason}",
+                f"cannot parse {_shown(exc.path)}:{exc.line}: {exc.reason}",
                 "fix the syntax error in the step's source",
                 loc,
             )
         return None, None
 
     def root_label(self) -> str:
-        return "the project root" if self.root == Path.cwd() else str(self.root)
+        if self.root == Path.cwd().resolve():
+            return "the project root"
+        return _shown(self.root)
 
     def check_inputs(self, step: s.FunctionStep, i: int, sig: check.Signature) -> None:
         if sig.params is None:
             return
         named = {p.name: p for p in sig.params if p.kind not in _VARIADIC}
         for key in step.inputs:
-            param = named.get(key)
-            if param is None and not sig.takes_any_keyword:
-                self.error(
-                    f"{step.entrypoint} takes no parameter '{key}'",
-                    hint_for(key, named, f"it takes {_param_list(sig)}"),
-                    self.source.locate_key(("steps", i, "inputs", key)),
-                )
-            elif param is not None and param.kind == "positional_only":
-                self.error(
-                    f"parameter '{key}' of {step.entrypoint} is positional-only",
-                    "yamlpipe passes inputs by name; drop the '/' from the "
-                    "signature",
-                    self.source.locate_key(("steps", i, "inputs", key)),
-                )
+            self.check_input(step, i, sig, named.get(key), key)
         for param in named.values():
             if param.required and param.name not in step.inputs:
                 where = ("steps", i, "inputs") if step.inputs else ("steps", i)
@@ -472,6 +512,25 @@ class _Resolver:
                     self.source.locate_key(where),
                 )
 
+    def check_input(
+        self, step: s.FunctionStep, i: int, sig: check.Signature,
+        param: check.Param | None, key: str,
+    ) -> None:
+        loc = self.source.locate_key(("steps", i, "inputs", key))
+        if param is None and not sig.takes_any_keyword:
+            names = [p.name for p in sig.params or () if p.kind not in _VARIADIC]
+            self.error(
+                f"{step.entrypoint} takes no parameter '{key}'",
+                hint_for(key, names, f"it takes {_param_list(sig)}"),
+                loc,
+            )
+        elif param is not None and param.kind == "positional_only":
+            self.error(
+                f"parameter '{key}' of {step.entrypoint} is positional-only",
+                "yamlpipe passes inputs by name; drop the '/' from the signature",
+                loc,
+            )
+
 
 _VARIADIC = {"var_positional", "var_keyword"}
 
@@ -479,6 +538,14 @@ _VARIADIC = {"var_positional", "var_keyword"}
 def _param_list(sig: check.Signature) -> str:
     names = [p.name for p in sig.params or () if p.kind not in _VARIADIC]
     return "(" + ", ".join(names) + ")" if names else "no parameters"
+
+
+def _shown(path: Path) -> str:
+    """A path as a user would type it: relative to here when it is below here."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
 
 
 def _strings(value: Any, where: PathKey) -> Iterator[tuple[PathKey, str]]:
@@ -500,23 +567,6 @@ def _unescape(value: Any) -> Any:
     if isinstance(value, list):
         return [_unescape(v) for v in value]
     return value
-
-
-def _step_refs(step: p.Step, i: int) -> Iterator[tuple[p.StepRef, PathKey]]:
-    """Every step reference of a step with the document path it came from."""
-    if isinstance(step, p.FunctionStep):
-        for key, value in step.inputs.items():
-            if isinstance(value, p.StepRef):
-                yield value, ("steps", i, "inputs", key)
-    elif isinstance(step, p.ConditionStep):
-        for expr in step.conditions:
-            for ref in refs.walk_refs(expr):
-                if isinstance(ref, p.StepRef):
-                    yield ref, ("steps", i, "condition")
-    else:
-        for part in step.message:
-            if isinstance(part, p.StepRef):
-                yield part, ("steps", i, "fail")
 
 
 def _find_cycle(upstream: Mapping[str, tuple[str, ...]], stuck: set[str]) -> list[str]:
