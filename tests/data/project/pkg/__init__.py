@@ -1,0 +1,1 @@
+"""Step functions the corpus specs under tests/data/ point at."""
