@@ -23,13 +23,11 @@ from yamlpipe.errors import Location, YamlpipeError
 
 # The settings that pick where a job runs, with what a local run does instead.
 _MACHINE = {
-    "instance_type": "the step runs on this machine's CPUs and memory",
+    "instance_type": "steps run on this machine's CPUs and memory",
     "use_spot_instances": "there are no spot interruptions locally",
-    "image_uri": (
-        f"the step runs in this Python {sys.version.split()[0]}, not in the image"
-    ),
-    "subnets": "the step has this machine's network, not the VPC's",
-    "security_group_ids": "the step has this machine's network, not the VPC's",
+    "image_uri": f"steps run in this Python {sys.version.split()[0]}, not in the image",
+    "subnets": "steps have this machine's network, not the VPC's",
+    "security_group_ids": "steps have this machine's network, not the VPC's",
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _CLAUSE = re.compile(r"\s*(===|==|!=|~=|>=|<=|>|<)\s*([^\s,]+)\s*")
@@ -64,8 +62,7 @@ def _machine_settings(plan: p.Plan) -> Iterator[LocalDifference]:
             value = step.settings.get(key)
             if value in (None, False, []):
                 continue
-            shown = value if isinstance(value, str) else _listing(value)
-            groups[key, shown, _where(step, key)].append(step.name)
+            groups[key, _shown_value(value), _where(step, key)].append(step.name)
     for (key, value, loc), names in groups.items():
         yield LocalDifference(
             f"{key} {value} is not used by a local run ({_listing(names)})",
@@ -82,16 +79,25 @@ def _job_environment(plan: p.Plan) -> Iterator[LocalDifference]:
             if name not in os.environ
         ]
         if names:
+            many = len(names) > 1
+            are = "variables {} are" if many else "variable {} is"
             yield LocalDifference(
-                f"environment variables {_listing(names)} are set for the job of "
+                f"environment {are.format(_listing(names))} set for the job of "
                 f"'{step.name}' but not in this shell",
-                "the local run sets them inside the step's worker only",
+                f"the local run sets {'them' if many else 'it'} inside the step's "
+                "worker only",
                 _where(step, "environment_variables"),
             )
 
 
 def _where(step: p.FunctionStep, key: str) -> Location:
     return step.where.get(key, step.location)
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true"
+    return f"[{_listing(value)}]" if isinstance(value, list) else str(value)
 
 
 def _listing(values: Any) -> str:
@@ -134,7 +140,8 @@ def _requirements(file: Path, steps: list[p.FunctionStep]) -> Iterator[LocalDiff
         if problem:
             yield LocalDifference(
                 f"{problem} ({names})",
-                "the job installs it; pip install -r " + _shown(file),
+                f"the job installs what the file asks for; pip install -r "
+                f"{_shown(file)} to match",
                 Location(_shown(file), number, 1),
             )
 

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from yamlpipe.runner import RunResult, RunStart, StepRecord
@@ -42,13 +43,15 @@ class Display:
         *,
         live: bool | None = None,
         color: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream or sys.stderr
+        self.clock = clock
         tty = self.stream.isatty()
         self.live = tty and os.environ.get("TERM") != "dumb" if live is None else live
         self.color = tty and "NO_COLOR" not in os.environ if color is None else color
         self.records: dict[str, StepRecord] = {}
-        self.started_at = time.monotonic()
+        self.started_at = self.clock()
         self.drawn = 0
         self.drawn_at = 0.0
         self.width = _NAME_WIDTH
@@ -56,7 +59,7 @@ class Display:
     # -- Progress ----------------------------------------------------------------
 
     def started(self, run: RunStart) -> None:
-        self.started_at = time.monotonic()
+        self.started_at = self.clock()
         self.records = {step.name: step for step in run.steps}
         self.width = min(_NAME_WIDTH, max((len(n) for n in self.records), default=4))
         again = "resuming" if run.resumed else "run"
@@ -93,7 +96,7 @@ class Display:
     # -- live lines ----------------------------------------------------------------
 
     def draw(self, force: bool) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if not force and now - self.drawn_at < _REDRAW_EVERY:
             return
         self.drawn_at = now
@@ -123,10 +126,11 @@ class Display:
     def live_line(self, record: StepRecord) -> str:
         seconds = record.seconds
         if record.status == "running" and record.started is not None:
-            seconds = time.monotonic() - record.started
+            seconds = self.clock() - record.started
         time_text = f"{seconds:7.2f}s" if seconds is not None else " " * 8
         status = self.paint(f"{record.status:<9}", _COLORS[record.status])
-        return f"  {record.name:<{self.width}}  {status} {time_text}  {record.note}"
+        line = f"  {record.name:<{self.width}}  {status} {time_text}  {record.note}"
+        return line.rstrip()
 
     def counts(self, records: list[StepRecord]) -> str:
         tally: dict[str, int] = {}
@@ -141,7 +145,7 @@ class Display:
     # -- plain lines and the end ---------------------------------------------------
 
     def plain_line(self, record: StepRecord) -> str:
-        elapsed = time.monotonic() - self.started_at
+        elapsed = self.clock() - self.started_at
         parts = [f"[{elapsed:8.2f}s] {record.name}: {record.status}"]
         if record.seconds is not None and record.status != "running":
             parts.append(f" in {record.seconds:.2f}s")

@@ -75,6 +75,7 @@ _DUMP_GRACE = 0.5
 _TICK = 0.2
 _POLL = 0.005
 _LOG_TAIL = 30
+_WORKER_FRAME = f'{os.sep}yamlpipe{os.sep}_worker.py", line'
 
 
 @dataclass(frozen=True)
@@ -553,8 +554,6 @@ class _Run:
             self.running[step.name] = _worker.Worker(
                 step.name, pid, now, now + prepared.max_runtime, exit_fd
             )
-        self.store.write_status(step.name, {"status": "running", "key": prepared.key,
-                                            "started": _now()})
         self.set(step.name, status="running", started=now)
 
     # -- waiting for workers ---------------------------------------------------
@@ -605,7 +604,7 @@ class _Run:
             self.keys[name] = key
             self.store.keep(key, name)
             status = {"status": "done", "key": key, "seconds": round(seconds, 6),
-                      "ended": _now()}
+                      "ended": _now(), "pid": worker.pid}
             self.store.write_status(name, status)
             self.set(name, status="done", seconds=seconds, log=folder / store.LOG)
             return
@@ -722,7 +721,9 @@ def _importable(step: p.FunctionStep) -> tuple[str, Path]:
 
 def _raised(name: str, report: dict[str, Any], resume: str,
             location: Location) -> RunError:
-    what = f"{report['type']}: {report['message']}".splitlines()[0]
+    what = report["type"]
+    if report["message"]:
+        what += ": " + report["message"].splitlines()[0]
     if report["phase"] == "result":
         return RunError(
             f"step '{name}' returned a value that cannot be pickled: {what}",
@@ -742,11 +743,19 @@ def _signal_name(number: int) -> str:
 
 
 def _tail(log: Path) -> str:
+    """The end of a log, without the worker's frames in a faulthandler dump."""
     try:
         lines = log.read_text(errors="replace").splitlines()
     except OSError:
         return ""
-    return "\n".join(lines[-_LOG_TAIL:])
+    kept, below_worker = [], False
+    for line in lines:
+        frame = line.startswith("  File ")
+        # A forked worker's stack goes on into the parent's frames: noise.
+        below_worker = frame and (below_worker or _WORKER_FRAME in line)
+        if not below_worker:
+            kept.append(line)
+    return "\n".join(kept[-_LOG_TAIL:])
 
 
 def _now() -> str:
