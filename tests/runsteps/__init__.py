@@ -1,0 +1,1 @@
+"""Step functions that the run tests execute in worker processes."""
