@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -346,19 +350,25 @@ def test_changed_input_reruns_the_step_and_what_reads_it(tmp_path):
     assert statuses(changed) == {"numbers": "done", "total": "done"}
 
 
-def test_edited_function_is_rerun_not_cached(tmp_path):
+@pytest.mark.parametrize("edited", ["steps/main.py", "steps/helper.py"])
+def test_edited_step_code_is_rerun_not_cached(tmp_path, edited):
     project = tmp_path / "project"
-    project.mkdir()
-    module = project / "editme.py"
-    module.write_text("def value():\n    return 1\n")
+    (project / "steps").mkdir(parents=True)
+    (project / "steps" / "__init__.py").write_text("")
+    (project / "steps" / "helper.py").write_text("BASE = 1\n")
+    (project / "steps" / "main.py").write_text(
+        "from steps.helper import BASE\n\n\ndef value():\n    return BASE\n"
+    )
     spec = tmp_path / "pipeline.yaml"
     spec.write_text(
         "version: 1\nname: edit\nsteps:\n"
-        "  - name: value\n    entrypoint: editme:value\n"
+        "  - name: value\n    entrypoint: steps.main:value\n"
     )
     first = run(load_plan(spec, project), tmp_path)
 
-    module.write_text("def value():\n    return 2\n")
+    file = project / edited
+    file.write_text(file.read_text().replace("BASE = 1", "BASE = 2")
+                    .replace("return BASE", "return BASE * 2"))
     second = run(load_plan(spec, project), tmp_path)
 
     assert first.outputs() == {"value": 1}
@@ -532,6 +542,60 @@ class InterruptWhenWritten:
 
     def finished(self, result: RunResult) -> None:
         pass
+
+
+KILLED_RUN = """\
+from pathlib import Path
+from yamlpipe.resolve import load_plan
+from yamlpipe.runner import run_plan
+plan = load_plan(Path({spec!r}), Path({root!r}))
+run_plan(plan, runs_dir=Path({runs!r}))
+"""
+
+
+@pytest.mark.parametrize("how", ["terminate", "kill"])
+def test_run_stopped_from_outside_takes_its_workers_along(tmp_path, how):
+    pid_file = tmp_path / "pids"
+    marker = tmp_path / "woken"
+    steps = f"""\
+    - name: first
+      entrypoint: runsteps.basic:numbers
+    - name: sleepy
+      entrypoint: runsteps.faults:sleeper
+      after: [first]
+      inputs: {{pid_file: {pid_file}, marker: {marker}}}
+    """
+    plan = load(tmp_path, steps)
+    script = KILLED_RUN.format(
+        spec=str(plan.spec_path), root=str(ROOT), runs=str(tmp_path / "runs")
+    )
+    process = subprocess.Popen([sys.executable, "-c", script])
+    wait_for(lambda: pid_file.exists() and len(pid_file.read_text().split()) == 2)
+    worker, grandchild = (int(pid) for pid in pid_file.read_text().split())
+
+    getattr(process, how)()
+    process.wait()
+
+    # SIGTERM: the run kills the whole group itself. SIGKILL: the kernel kills the
+    # worker (PR_SET_PDEATHSIG), and what the step started is orphaned.
+    wait_for(lambda: not alive(worker))
+    if how == "terminate":
+        wait_for(lambda: not alive(grandchild))
+    else:
+        os.kill(grandchild, signal.SIGKILL)
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    marker.touch()
+    resumed = run(plan, tmp_path, resume=run_dir.name)
+    assert statuses(resumed) == {"first": "cached", "sleepy": "done"}
+    assert_nothing_half_written(run_dir)
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    """Poll until ``condition`` holds; a minute means something is broken."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.02)
 
 
 def alive(pid: int) -> bool:

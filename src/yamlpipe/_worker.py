@@ -28,6 +28,7 @@ started.
 from __future__ import annotations
 
 import faulthandler
+import functools
 import gc
 import importlib
 import json
@@ -50,6 +51,8 @@ Phase = Literal["load", "call", "result"]
 # (os._exit, a signal) before the worker could report.
 DONE = 0
 RAISED = 1
+# From <linux/prctl.h>.
+_PR_SET_PDEATHSIG = 1
 # Sent before the kill of a step past its max_runtime_in_seconds: faulthandler then
 # writes where every thread of the step was into its log.
 DUMP_SIGNAL = signal.SIGUSR2
@@ -128,16 +131,44 @@ def _fork(step_dir: Path, log_fd: int) -> int:
         # Unflushed output of the parent would otherwise be written twice.
         if stream is not None:
             stream.flush()
+    parent = os.getpid()
+    prctl = _prctl()
     pid = os.fork()
     if pid:
         _lead_group(pid)
         return pid
     code = 70
     try:
+        _die_with(parent, prctl)
         _become_worker(log_fd)
         code = work(step_dir)
     finally:
         _exit(code)
+
+
+@functools.cache
+def _prctl() -> Any:
+    """Linux's prctl(2), looked up once in the parent; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+def _die_with(parent: int, prctl: Any) -> None:
+    """Have the kernel kill this worker if the run dies without cleaning up.
+
+    A worker leads its own process group, so nothing else reaches it when the
+    run is killed with SIGKILL; PR_SET_PDEATHSIG (Linux) closes that gap.
+    """
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        _exit(70)  # the run died before the line above took effect
 
 
 def _lead_group(pid: int) -> None:
@@ -158,6 +189,7 @@ def _become_worker(log_fd: int) -> None:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
         except ValueError:
             pass  # forked from a thread other than the main one
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -191,7 +223,7 @@ def _spawn(step_dir: Path, log_fd: int) -> int:
     try:
         return os.posix_spawn(
             sys.executable,
-            [sys.executable, "-m", "yamlpipe._worker", str(step_dir)],
+            [sys.executable, "-m", "yamlpipe._worker", str(step_dir), str(os.getpid())],
             env,
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, null, 0),
@@ -301,9 +333,10 @@ def _report(step_dir: Path, exc: BaseException, phase: Phase) -> int:
 
 
 def main() -> None:
-    """``python -m yamlpipe._worker STEP_DIR``: the spawn start method."""
+    """``python -m yamlpipe._worker STEP_DIR PARENT_PID``: the spawn method."""
     code = 70
     try:
+        _die_with(int(sys.argv[2]), _prctl())
         code = work(Path(sys.argv[1]))
     finally:
         _exit(code)

@@ -24,6 +24,7 @@ import secrets
 import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -206,7 +207,8 @@ def run_plan(
     run.announce(tuple(local_differences(plan)))
 
     try:
-        run.execute()
+        with _stop_on_signals():
+            run.execute()
     except KeyboardInterrupt:
         with _sigint_blocked():
             run.stop()
@@ -238,6 +240,11 @@ def _jobs(jobs: int | None) -> int:
 
 
 def _default_start_method() -> StartMethod:
+    if not hasattr(os, "posix_spawn"):
+        raise YamlpipeError(
+            "yamlpipe run needs a POSIX system",
+            "run it on Linux or macOS (on Windows, in WSL)",
+        )
     chosen = os.environ.get("YAMLPIPE_START_METHOD")
     if chosen in ("fork", "spawn"):
         return chosen  # type: ignore[return-value]
@@ -486,7 +493,7 @@ class _Run:
                 shown[name]["value"] = arguments[name]
         key = step_key(
             step,
-            self.digest(step.source),
+            self.digest(_code_scope(step, self.plan.root)),
             arguments,
             {n: (self.keys[r["step"]], tuple(r["path"])) for n, r in refs.items()},
         )
@@ -511,13 +518,10 @@ class _Run:
         limit = step.settings.get("max_runtime_in_seconds") or DEFAULT_MAX_RUNTIME
         return _Prepared(key, task, arguments, float(limit))
 
-    def digest(self, source: Path) -> str:
-        if source not in self.digests:
-            try:
-                self.digests[source] = hashlib.sha256(source.read_bytes()).hexdigest()
-            except OSError:
-                self.digests[source] = "unreadable"
-        return self.digests[source]
+    def digest(self, scope: Path) -> str:
+        if scope not in self.digests:
+            self.digests[scope] = _digest(scope)
+        return self.digests[scope]
 
     def reuse(self, step: p.FunctionStep) -> bool:
         """Take the step's result from the resumed run or the cache, if it fits."""
@@ -719,6 +723,34 @@ def _importable(step: p.FunctionStep) -> tuple[str, Path]:
     return step.module, step.source.parents[depth]
 
 
+def _code_scope(step: p.FunctionStep, root: Path) -> Path:
+    """The code a step's cache key covers: its top-level package, or the folder
+    of a top-level module, so that an edited helper module counts too. Code
+    outside the project (an installed package) counts by its own file only."""
+    module, import_root = _importable(step)
+    top = import_root / module.partition(".")[0]
+    scope = top if top.is_dir() else import_root
+    return scope if scope.is_relative_to(root) else step.source
+
+
+def _digest(scope: Path) -> str:
+    """One hash over the Python files of ``scope``: a folder, or one file."""
+    if scope.is_file():
+        files = [scope]
+    elif scope.name and (scope / "__init__.py").exists():
+        files = sorted(scope.rglob("*.py"))
+    else:
+        files = sorted(scope.glob("*.py"))
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(scope.parent)).encode() + b"\0")
+        try:
+            digest.update(file.read_bytes())
+        except OSError:
+            digest.update(b"unreadable")
+    return digest.hexdigest()
+
+
 def _raised(name: str, report: dict[str, Any], resume: str,
             location: Location) -> RunError:
     what = report["type"]
@@ -760,6 +792,26 @@ def _tail(log: Path) -> str:
 
 def _now() -> str:
     return timestamp(datetime.now(timezone.utc))
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM (kill, a CI timeout) and SIGHUP (a closed terminal) stop the run as
+    Ctrl-C does, so that its workers die with it and it stays resumable."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stops = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, _interrupt) for signum in stops}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 @contextmanager
