@@ -474,6 +474,22 @@ def assert_nothing_half_written(run_dir: Path) -> None:
             json.loads(path.read_text())
 
 
+def test_step_whose_module_fails_to_import_is_reported(tmp_path):
+    steps = """\
+    - name: broken
+      entrypoint: runsteps.broken_import:step
+    """
+    result = run(load(tmp_path, steps), tmp_path)
+
+    error = result.steps["broken"].error
+    assert error is not None
+    assert error.message == (
+        "step 'broken' could not start: "
+        "ModuleNotFoundError: No module named 'yamlpipe_no_such_module'"
+    )
+    assert "broken_import.py" in result.steps["broken"].detail
+
+
 def test_running_branch_finishes_after_another_fails(tmp_path):
     steps = """\
     - name: broken

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -55,6 +55,7 @@ from yamlpipe.errors import (
     YamlpipeError,
     hint_for,
 )
+from yamlpipe.refs import walk_refs
 
 logger = logging.getLogger(__name__)
 
@@ -607,8 +608,15 @@ class _Run:
             key = self.prepared[name].key
             self.keys[name] = key
             self.store.keep(key, name)
-            status = {"status": "done", "key": key, "seconds": round(seconds, 6),
-                      "ended": _now(), "pid": worker.pid}
+            ended = datetime.now(timezone.utc)
+            status = {
+                "status": "done",
+                "key": key,
+                "started": timestamp(ended - timedelta(seconds=seconds)),
+                "ended": timestamp(ended),
+                "seconds": round(seconds, 6),
+                "pid": worker.pid,
+            }
             self.store.write_status(name, status)
             self.set(name, status="done", seconds=seconds, log=folder / store.LOG)
             return
@@ -692,27 +700,13 @@ class _Run:
 def _read_as_json(plan: p.Plan) -> set[str]:
     """Function steps whose result a condition or fail step reads, so whose job
     writes it as JSON too (``_set_serialize_output_to_json_flag`` in the SDK)."""
-    names: set[str] = set()
+    read: list[object] = []
     for step in plan.steps.values():
         if isinstance(step, p.ConditionStep):
-            names.update(r.step for r in _condition_refs(step.conditions))
+            read += [ref for expr in step.conditions for ref in walk_refs(expr)]
         elif isinstance(step, p.FailStep):
-            names.update(r.step for r in step.message if isinstance(r, p.StepRef))
-    return names
-
-
-def _condition_refs(exprs: tuple[p.Expr, ...]) -> Iterator[p.StepRef]:
-    for expr in exprs:
-        if isinstance(expr, p.Not):
-            yield from _condition_refs((expr.expr,))
-        elif isinstance(expr, p.Or):
-            yield from _condition_refs(expr.exprs)
-        else:
-            operands = (
-                (expr.value, *expr.options) if isinstance(expr, p.In)
-                else (expr.left, expr.right)
-            )
-            yield from (o for o in operands if isinstance(o, p.StepRef))
+            read += step.message
+    return {ref.step for ref in read if isinstance(ref, p.StepRef)}
 
 
 def _importable(step: p.FunctionStep) -> tuple[str, Path]:
