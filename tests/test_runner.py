@@ -426,6 +426,11 @@ FAULTS = {
         "SageMaker pickles results with cloudpickle too; resume with --resume {id}",
         "TypeError: cannot pickle '_thread.lock' object",
     ),
+    "segfault": (
+        "step 'flaky' was killed by SIGSEGV",
+        "resume with --resume {id}",
+        "in faulty",
+    ),
     "hang": (
         "step 'flaky' ran past max_runtime_in_seconds (1)",
         "the log shows where it was; raise the limit or resume with --resume {id}",

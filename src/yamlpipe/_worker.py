@@ -243,6 +243,9 @@ def _spawn(step_dir: Path, log_fd: int) -> int:
 def work(step_dir: Path) -> int:
     """Run the step described in ``step_dir``; the exit code of the worker."""
     task = json.loads((step_dir / store.TASK).read_text())
+    # Where the step was goes to its log: on a crash (SIGSEGV in an extension)
+    # and when the run stops it for running too long.
+    faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(DUMP_SIGNAL, file=sys.stderr, all_threads=True)
     _enter(task)
 

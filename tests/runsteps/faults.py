@@ -6,6 +6,7 @@ fix the pipeline by creating it and then check that ``--resume`` picks up.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import signal
@@ -31,6 +32,8 @@ def faulty(kind: str, marker: str, value: int = 0) -> int:
         return threading.Lock()  # type: ignore[return-value]
     if kind == "hang":
         _hang()
+    if kind == "segfault":
+        ctypes.string_at(0)
     raise AssertionError(f"unknown fault {kind}")
 
 
