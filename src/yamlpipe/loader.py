@@ -51,7 +51,10 @@ from yamlpipe.spec import (
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 100
-MAX_NODES = 1_000_000
+# A 2,000-step spec has about 12,000 values, and SageMaker takes definitions of at
+# most 1 MB. The limit bounds the time any file takes to load (half a second here),
+# alias bombs included.
+MAX_NODES = 50_000
 
 PathKey = tuple[int | str, ...]
 
@@ -192,6 +195,9 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, shown: str) -> SpecError
             "YAML indents with spaces only; replace the tab with spaces",
             _at(mark, shown),
         )
+    if "maximum nesting depth" in problem:
+        # libyaml's own limit (1,000 levels) can trip while it scans ahead of ours.
+        return _too_deep(_at(mark, shown))
     if char == "{" and _char_at(text, mark, -1) == "$":
         return SpecError(
             "YAML syntax error: a reference inside [ ] or { } must be quoted",
@@ -247,6 +253,14 @@ _SYNTAX_PROBLEMS = (
 )
 
 
+def _too_deep(loc: Location) -> SpecError:
+    return SpecError(
+        f"nesting deeper than {MAX_DEPTH} levels",
+        "a pipeline spec never needs this; flatten the document",
+        loc,
+    )
+
+
 def _char_at(text: str, mark: yaml.Mark | None, shift: int) -> str:
     if mark is None or mark.index + shift < 0:
         return ""
@@ -273,6 +287,8 @@ class _Frame:
     first_entry: int
     key: str | None = None
     key_loc: Location | None = None
+    # Whether ``key`` is the merge key: a plain ``<<``, never a quoted one.
+    merging: bool = False
     merges: list[tuple[Any, PathKey, int, int]] = field(default_factory=list)
 
 
@@ -358,19 +374,25 @@ class _Builder:
             )
         path = self._place(loc)
         first = len(self.entries) - 1
-        self._count(end - start)
-        for old, old_loc in self.entries[start:end]:
-            self.entries.append((path + old[len(origin):], old_loc))
+        self._count(end - start, loc)
+        self._copy_entries(origin, path, (start, end))
         self._attach(value, None, path, first)
+
+    def _copy_entries(
+        self, origin: PathKey, path: PathKey, span: tuple[int, int]
+    ) -> None:
+        """Positions of an anchored value, and of its keys, under an alias's path."""
+        keys = self.source.keys
+        for old, old_loc in self.entries[span[0] + 1 : span[1]]:
+            new = path + old[len(origin):]
+            self.entries.append((new, old_loc))
+            if old in keys:
+                keys.setdefault(new, keys[old])
 
     def _start(self, event: yaml.Event) -> None:
         _refuse_tag(event, self.shown)
         if len(self.stack) >= MAX_DEPTH:
-            raise SpecError(
-                f"nesting deeper than {MAX_DEPTH} levels",
-                "a pipeline spec never needs this; flatten the document",
-                _mark(event, self.shown),
-            )
+            raise _too_deep(_mark(event, self.shown))
         loc = _mark(event, self.shown)
         if self._expects_key():
             raise SpecError(
@@ -402,8 +424,7 @@ class _Builder:
 
     def _key(self, event: yaml.ScalarEvent, frame: _Frame, loc: Location) -> None:
         key = resolve_scalar(event, loc, is_key=True)
-        if event.value == "<<" and not event.style:
-            key = "<<"
+        merging = event.value == "<<" and not event.style
         if not isinstance(key, str):
             raise SpecError(
                 f"mapping key {event.value!r} is read as {_kind(key)}",
@@ -411,14 +432,14 @@ class _Builder:
                 loc,
             )
         assert isinstance(frame.value, dict)
-        if key in frame.value and key != "<<":
+        if key in frame.value and not merging:
             first = self.source.keys[frame.path + (key,)]
             raise SpecError(
                 f"duplicate key '{key}' (first defined at line {first.line})",
                 "YAML keeps only the last one; remove or rename one of them",
                 loc,
             )
-        frame.key, frame.key_loc = key, loc
+        frame.key, frame.key_loc, frame.merging = key, loc, merging
 
     def _place(self, loc: Location) -> PathKey:
         """The path of the next value in the open collection; records its key."""
@@ -432,7 +453,7 @@ class _Builder:
         else:
             assert frame.key is not None and frame.key_loc is not None
             path = frame.path + (frame.key,)
-            if frame.key == "<<":
+            if frame.merging:
                 path = path + (len(frame.merges),)
             self.source.keys.setdefault(path, frame.key_loc)
         self.entries.append((path, loc))
@@ -449,9 +470,9 @@ class _Builder:
         frame = self.stack[-1]
         if isinstance(frame.value, list):
             frame.value.append(value)
-        elif frame.key == "<<":
+        elif frame.merging:
             frame.merges.append((value, path, start, len(self.entries)))
-            frame.key = None
+            frame.key, frame.merging = None, False
         else:
             assert frame.key is not None
             frame.value[frame.key] = value
@@ -464,7 +485,9 @@ class _Builder:
             added = [key for key in value if key not in frame.value]
             for key in added:
                 frame.value[key] = value[key]
-            self._copy_positions(path, frame.path, set(added), (start, end))
+            moved = self._moved_positions(path, frame.path, set(added), (start, end))
+            self._count(len(moved), self.entries[start][1])
+            self.entries.extend(moved)
 
     def _merge_sources(
         self, frame: _Frame
@@ -485,30 +508,36 @@ class _Builder:
                 )
         return sources
 
-    def _copy_positions(
+    def _moved_positions(
         self, old: PathKey, new: PathKey, keys: set[str], span: tuple[int, int]
-    ) -> None:
-        """Give merged keys the positions they have where they were written."""
+    ) -> list[tuple[PathKey, Location]]:
+        """Merged keys keep the positions they have where they were written."""
         size = len(old)
-        moved = [
-            (new + p[size:], loc)
-            for p, loc in self.entries[span[0] : span[1]]
-            if len(p) > size and p[size] in keys and p[:size] == old
-        ]
-        self._count(len(moved))
-        self.entries.extend(moved)
         for key in keys:
             written = self.source.keys.get(old + (key,))
             if written is not None:
                 self.source.keys.setdefault(new + (key,), written)
+        return [
+            (new + p[size:], loc)
+            for p, loc in self.entries[span[0] : span[1]]
+            if len(p) > size and p[size] in keys and p[:size] == old
+        ]
 
-    def _count(self, nodes: int) -> None:
-        if len(self.entries) + nodes > MAX_NODES:
+    def _count(self, nodes: int, loc: Location | None = None) -> None:
+        """Stop before the document grows past ``MAX_NODES`` values."""
+        if len(self.entries) + nodes <= MAX_NODES:
+            return
+        if self.anchors:
             raise SpecError(
-                f"document expands to more than {MAX_NODES:,} nodes",
-                "aliases may be nested too deeply (an alias bomb); write it out",
-                Location(self.shown, 1, 1),
+                f"document expands to more than {MAX_NODES:,} values",
+                "aliases repeat other aliases (an alias bomb); write the values out",
+                loc or self.entries[-1][1],
             )
+        raise SpecError(
+            f"document has more than {MAX_NODES:,} values",
+            "a pipeline spec never needs this many; split it",
+            loc or self.entries[-1][1],
+        )
 
 
 def _inline_shift(event: yaml.ScalarEvent, value: Any) -> int | None:
@@ -578,6 +607,19 @@ _YAML11_UNDERSCORE = re.compile(r"^[-+]?(?:[1-9][0-9_]*|[0-9][0-9_]*\.[0-9_]*)$"
 _YAML11_BASE60 = re.compile(r"^[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 # 1.1 has no decimal with a leading zero: 0789 is a string there, 789 in 1.2.
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
+_YAML11_DATE = re.compile(
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?$"
+)
+# A cheap test that rules out every 1.1 reading above for most plain scalars.
+_MAYBE_YAML11 = re.compile(r"[_:]|^[-+]?0[0-9b]|^[0-9]{4}-[0-9]")
+# Plain words that mean something other than a string in YAML 1.1 or 1.2.
+_SPECIAL_WORDS = {
+    "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+    "on", "On", "ON", "off", "Off", "OFF",
+}
 
 
 def resolve_scalar(
@@ -586,14 +628,17 @@ def resolve_scalar(
     """The value of a scalar under YAML 1.2 core; ambiguous ones are errors."""
     _refuse_tag(event, loc.path)
     text = event.value
-    # libyaml reports a plain scalar's style as '', the Python parser as None.
-    if event.style or event.tag == "tag:yaml.org,2002:str":
-        return text
-    if event.tag is not None and event.tag != "!":
+    if event.tag not in (None, "!", _CORE_PREFIX + "str"):
         return _tagged(text, event.tag, loc)
-    reading = _yaml11_reading(text)
-    if reading is not None:
-        raise _ambiguous(text, *reading, is_key, loc)
+    # libyaml reports a plain scalar's style as '', the Python parser as None.
+    if event.style or event.tag is not None:
+        return text
+    if text[:1].isalpha() and text not in _SPECIAL_WORDS:
+        return text  # the common case, a string in every schema
+    if text in _SPECIAL_WORDS or _MAYBE_YAML11.search(text):
+        reading = _yaml11_reading(text)
+        if reading is not None:
+            raise _ambiguous(text, *reading, is_key, loc)
     return _core_value(text)
 
 
@@ -626,16 +671,22 @@ def _tagged(text: str, tag: str, loc: Location) -> Any:
     }[tag]
     if not isinstance(value, wanted) or (tag.endswith("int") and value is True):
         raise SpecError(
-            f"'{text}' is not a valid {tag.rsplit(':', 1)[1]}", "fix the value", loc
+            f"'{text}' does not fit its tag !!{tag.rsplit(':', 1)[1]}",
+            "fix the value or remove the tag", loc,
         )
     return float(value) if tag.endswith("float") else value
 
 
 def _yaml11_reading(text: str) -> tuple[str, str] | None:
-    """How YAML 1.1 reads ``text`` and what to write for that, if 1.2 differs."""
+    """How YAML 1.1 reads ``text`` and what to write for that, if 1.2 differs.
+
+    An empty second item means there is nothing to write but a quoted string.
+    """
     if _YAML11_BOOL.match(text):
         word = "true" if text.lower() in {"y", "yes", "on"} else "false"
         return f"the boolean {word}", word
+    if _YAML11_DATE.match(text):
+        return "a date", ""  # the spec has no dates: quoting is the only fix
     if _LEADING_ZERO.match(text) and not _YAML11_OCTAL.match(text):
         return "a string", str(int(text))
     number = _yaml11_number(text)
@@ -675,6 +726,8 @@ def _ambiguous(
     message = f"'{text}' is ambiguous: YAML 1.1 reads it as {yaml11}, 1.2 as {yaml12}"
     if is_key:
         return SpecError(message, f'keys are names; quote it: "{text}"', loc)
+    if not instead:
+        return SpecError(message, f'quote it: "{text}"', loc)
     hint = f'quote it ("{text}") if you mean a string, else write {instead}'
     return SpecError(message, hint, loc)
 
