@@ -179,7 +179,13 @@ def parse_ref(token: Token) -> Ref:
     offset += len(kind) + 1
     if kind == "steps" and dot:
         return _step_ref(rest, offset)
-    if kind == "params" and dot and _NAME.fullmatch(rest):
+    if kind == "params" and dot:
+        if not _NAME.fullmatch(rest):
+            raise GrammarError(
+                f"invalid parameter name '{rest}' in a reference",
+                "parameter names are letters, digits, '_' and '-'",
+                offset,
+            )
         return ParamRef(rest)
     if kind == "execution" and dot:
         return _execution_ref(rest, offset)
@@ -192,7 +198,7 @@ def parse_ref(token: Token) -> Ref:
 
 def _kind_hint(kind: str, rest: str) -> str:
     close = difflib.get_close_matches(kind, _KINDS, n=1, cutoff=0.6)
-    if close and rest:
+    if close and rest and kind not in _KINDS:
         return f"did you mean ${{{close[0]}{rest}}}?"
     return "write ${steps.NAME}, ${params.NAME}, ${execution.VAR} or ${env.VAR}"
 
