@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 V2 := .venv-v2
 SPEC := specs/churn.yaml
 
-.PHONY: install install-v2 demo test test-v2 lint bench schema clean
+.PHONY: install install-v2 demo test lint bench schema fuzz clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,16 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/validate_speed.py
+
+# Coverage-guided fuzzing of the loader; new crashes land in tests/fuzz/crashes/.
+FUZZ_SECONDS ?= 600
+fuzz: install
+	$(BIN)/pip install --quiet atheris
+	mkdir -p build/fuzz-corpus
+	cp tests/fuzz/corpus/* build/fuzz-corpus/
+	$(BIN)/python tests/fuzz/fuzz_loader.py build/fuzz-corpus \
+		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+		-artifact_prefix=tests/fuzz/crashes/ -print_final_stats=1
 
 schema: install
 	$(BIN)/yamlpipe schema > schemas/yamlpipe.schema.json
