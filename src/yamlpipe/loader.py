@@ -180,6 +180,14 @@ def _events(text: str, shown: str) -> Iterator[yaml.Event]:
             yield parser.get_event()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, shown) from None
+    except yaml.reader.ReaderError as exc:
+        # Control characters (found by fuzzing): not a marked error, only an index.
+        line, col = _position(text[: exc.position])
+        raise SpecError(
+            f"control character U+{exc.character:04X} is not allowed in YAML",
+            "remove it, or write it as an escape inside a double-quoted string",
+            Location(shown, line, col),
+        ) from None
     finally:
         parser.dispose()
 
