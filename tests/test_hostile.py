@@ -39,14 +39,16 @@ BASE = (REPO / "tests" / "data" / "valid" / "reference_forms.yaml").read_bytes()
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
     """A valid spec with bytes inserted, deleted or replaced at random places."""
-    data = bytearray(draw(st.sampled_from([BASE, *[s.read_bytes() for s in SEEDS[:20]]])))
+    seeds = [BASE, *[s.read_bytes() for s in SEEDS[:20]]]
+    data = bytearray(draw(st.sampled_from(seeds)))
     for _ in range(draw(st.integers(1, 4))):
         where = draw(st.integers(0, len(data)))
         action = draw(st.sampled_from(["insert", "delete", "replace"]))
         chunk = draw(st.one_of(
             st.binary(max_size=4),
             st.sampled_from([b"${", b"}", b"[", b": ", b"\n  ", b"- ", b"&a", b"*a",
-                             b"<<: ", b"'", b'"', b"\t", b"#", b"---\n", b"!!", b"\xff"]),
+                             b"<<: ", b"'", b'"', b"\t", b"#", b"---\n", b"!!",
+                             b"\xff"]),
         ))
         if action == "insert":
             data[where:where] = chunk
