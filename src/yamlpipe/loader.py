@@ -179,7 +179,7 @@ def _events(text: str, shown: str) -> Iterator[yaml.Event]:
         while parser.check_event():
             yield parser.get_event()
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, text, shown) from None
+        raise _inside(_syntax_error(exc, text, shown), text) from None
     except yaml.reader.ReaderError as exc:
         # Control characters (found by fuzzing): not a marked error, only an index.
         line, col = _position(text[: exc.position])
@@ -190,6 +190,16 @@ def _events(text: str, shown: str) -> Iterator[yaml.Event]:
         ) from None
     finally:
         parser.dispose()
+
+
+def _inside(error: SpecError, text: str) -> SpecError:
+    """Keep a location inside the file: libyaml marks the end of the stream one
+    line past the last one when the file does not end with a newline."""
+    loc = error.location
+    lines = re.split(r"\r\n|\r|\n", text)
+    if loc is not None and loc.line > len(lines):
+        error.location = Location(loc.path, len(lines), len(lines[-1]) + 1)
+    return error
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, shown: str) -> SpecError:
