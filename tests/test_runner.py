@@ -198,6 +198,15 @@ def test_spawn_start_method_runs_steps_too(tmp_path):
     assert result.outputs() == {"numbers": [1, 2, 3], "total": 9}
 
 
+def test_runs_where_the_kernel_cannot_signal_a_worker_exit(tmp_path, monkeypatch):
+    # macOS and Linux before 5.3 have no pidfd: the run polls instead.
+    monkeypatch.setattr("yamlpipe._worker._exit_fd", lambda pid: None)
+
+    result = run(load(tmp_path, CHAIN, START), tmp_path)
+
+    assert result.outputs() == {"numbers": [1, 2, 3], "total": 9}
+
+
 def test_python_api_returns_results_and_raises_run_error(tmp_path):
     plan = load(tmp_path, CHAIN, START)
 
