@@ -30,10 +30,11 @@ class TupleShape:
 
 @dataclass(frozen=True)
 class KeysShape:
-    """A ``TypedDict`` return with a closed set of keys."""
+    """A ``TypedDict`` return with a closed set of keys, and their values' shapes."""
 
     name: str
     keys: tuple[str, ...]
+    items: tuple[Shape | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def _signature(
 ) -> Signature:
     doc = ast.get_docstring(node)
     first_line = doc.strip().splitlines()[0] if doc and doc.strip() else None
-    return Signature(_params(node.args), _shape(node.returns, classes), first_line)
+    return Signature(_params(node.args), _shape(node.returns, classes, 0), first_line)
 
 
 def _params(args: ast.arguments) -> tuple[Param, ...]:
@@ -216,8 +217,14 @@ def _params(args: ast.arguments) -> tuple[Param, ...]:
     return tuple(params)
 
 
-def _shape(node: ast.expr | None, classes: dict[str, ast.ClassDef]) -> Shape | None:
-    if node is None:
+# A TypedDict may contain itself; shapes deeper than this are left unknown.
+_MAX_SHAPE_DEPTH = 8
+
+
+def _shape(
+    node: ast.expr | None, classes: dict[str, ast.ClassDef], depth: int
+) -> Shape | None:
+    if node is None or depth > _MAX_SHAPE_DEPTH:
         return None
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         try:
@@ -230,17 +237,19 @@ def _shape(node: ast.expr | None, classes: dict[str, ast.ClassDef]) -> Shape | N
     if name in _TUPLES:
         return TupleShape(None)
     if name in classes and _is_typed_dict(classes[name]):
-        return KeysShape(name, _typed_dict_keys(classes[name]))
+        return _keys_shape(classes[name], classes, depth + 1)
     if isinstance(node, ast.Subscript) and _dotted(node.value) in _TUPLES:
-        return _tuple_shape(node.slice, classes)
+        return _tuple_shape(node.slice, classes, depth + 1)
     return None
 
 
-def _tuple_shape(index: ast.expr, classes: dict[str, ast.ClassDef]) -> TupleShape:
+def _tuple_shape(
+    index: ast.expr, classes: dict[str, ast.ClassDef], depth: int
+) -> TupleShape:
     elements = index.elts if isinstance(index, ast.Tuple) else [index]
     if any(isinstance(e, ast.Constant) and e.value is Ellipsis for e in elements):
         return TupleShape(None)
-    return TupleShape(tuple(_shape(e, classes) for e in elements))
+    return TupleShape(tuple(_shape(e, classes, depth) for e in elements))
 
 
 def _dotted(node: ast.expr) -> str:
@@ -255,11 +264,18 @@ def _is_typed_dict(node: ast.ClassDef) -> bool:
     return any(_dotted(b).split(".")[-1] == "TypedDict" for b in node.bases)
 
 
-def _typed_dict_keys(node: ast.ClassDef) -> tuple[str, ...]:
-    return tuple(
-        item.target.id
+def _keys_shape(
+    node: ast.ClassDef, classes: dict[str, ast.ClassDef], depth: int
+) -> KeysShape:
+    fields = [
+        (item.target.id, item.annotation)
         for item in node.body
         if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+    ]
+    return KeysShape(
+        node.name,
+        tuple(name for name, _ in fields),
+        tuple(_shape(annotation, classes, depth) for _, annotation in fields),
     )
 
 
@@ -287,7 +303,7 @@ def index_problem(
         if isinstance(shape, TupleShape):
             problem, shape = _tuple_index(shape, key, label)
         else:
-            problem, shape = _key_index(shape, key, label), None
+            problem, shape = _key_index(shape, key, label)
         if problem:
             return problem
     return None
@@ -318,13 +334,16 @@ def _tuple_hint(size: int | None) -> str:
     return "use [0]" if size == 1 else f"use [0] to [{size - 1}]"
 
 
-def _key_index(shape: KeysShape, key: int | str, label: str) -> IndexProblem | None:
+def _key_index(
+    shape: KeysShape, key: int | str, label: str
+) -> tuple[IndexProblem | None, Shape | None]:
     if key in shape.keys:
-        return None
+        position = shape.keys.index(str(key))
+        return None, shape.items[position] if shape.items else None
     keys = ", ".join(repr(k) for k in shape.keys)
     longer = [k for k in shape.keys if k.startswith(str(key))]
     hint = (
         f"did you mean '{longer[0]}'?" if len(longer) == 1
         else did_you_mean(str(key), shape.keys) or f"its keys are {keys}"
     )
-    return IndexProblem(f"{label} ({shape.name}) has no key {key!r}", hint)
+    return IndexProblem(f"{label} ({shape.name}) has no key {key!r}", hint), None
