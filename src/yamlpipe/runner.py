@@ -570,7 +570,7 @@ class _Run:
         fds = [w.exit_fd for w in self.running.values() if w.exit_fd is not None]
         if len(fds) < len(self.running):
             timeout = min(timeout, _POLL)
-        select.select(fds, [], [], timeout)
+        _wait_readable(fds, timeout)
         for name, worker in list(self.running.items()):
             code = worker.poll()
             if code is not None:
@@ -715,6 +715,19 @@ def _importable(step: p.FunctionStep) -> tuple[str, Path]:
         return step.source.stem, step.source.parent
     depth = step.module.count(".") + (step.source.name == "__init__.py")
     return step.module, step.source.parents[depth]
+
+
+def _wait_readable(fds: list[int], timeout: float) -> None:
+    """Sleep until one of ``fds`` is readable or ``timeout`` seconds pass."""
+    if not fds:
+        time.sleep(timeout)
+        return
+    # poll, not select: it has no limit on descriptor numbers. Only pidfds come
+    # here, and they exist only on Linux, where poll does too.
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    poller.poll(timeout * 1000)
 
 
 def _code_scope(step: p.FunctionStep, root: Path) -> Path:
