@@ -25,11 +25,14 @@ def run(
 
     ``params`` are typed values (``{"epochs": 3}``) or strings parsed by the declared
     type. A failed step or a fail step raises ``RunError`` (``exit_code`` 4) with the
-    step's spec line; the run's files stay under ``runs_dir`` (default
-    ``.yamlpipe/runs`` under ``root``) for ``yamlpipe run --resume``.
+    step's spec line (the first in the spec when several failed); the run's files
+    stay under ``runs_dir`` (default ``.yamlpipe/runs`` under ``root``) for
+    ``yamlpipe run --resume``. Ctrl-C raises ``runner.RunInterrupted``, a
+    ``KeyboardInterrupt`` that carries the run's result.
     """
     # Imported here: ``import yamlpipe`` stays cheap for the CLI and the compile
     # side, which never run anything.
+    from yamlpipe.errors import ErrorGroup
     from yamlpipe.plan import Plan
     from yamlpipe.resolve import load_plan
     from yamlpipe.runner import run_plan
@@ -44,6 +47,8 @@ def run(
         runs_dir=Path(runs_dir) if runs_dir is not None else None,
     )
     failure = result.failure
+    if isinstance(failure, ErrorGroup):
+        failure = failure.errors[0]
     if failure is not None:
         raise failure
     return result.outputs()
