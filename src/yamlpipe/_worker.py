@@ -247,9 +247,9 @@ def work(step_dir: Path) -> int:
     # and when the run stops it for running too long.
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(DUMP_SIGNAL, file=sys.stderr, all_threads=True)
-    _enter(task)
 
     try:
+        _enter(task)
         function = _function(task)
         arguments = _arguments(step_dir, task)
     except BaseException as exc:
