@@ -1010,8 +1010,16 @@ def _pattern_message(path: PathKey, value: Any, is_key: bool) -> tuple[str, str]
         return _name_message("pipeline", value, 256, _PATTERN_RULES["name"])
     rule = _PATTERN_RULES.get(key, "see the README's spec reference")
     if key == "instance_type":
-        rule = hint_for(str(value).lower(), KNOWN_INSTANCE_TYPES, rule)
+        rule = _instance_type_hint(str(value), rule)
     return f"invalid {key} {_show(value)}", rule
+
+
+def _instance_type_hint(value: str, rule: str) -> str:
+    """The known type it most likely means: ``ml.`` forgotten, or case, or typo."""
+    for candidate in (value.lower(), f"ml.{value.lower()}"):
+        if candidate in KNOWN_INSTANCE_TYPES:
+            return f"did you mean '{candidate}'?"
+    return hint_for(value.lower(), KNOWN_INSTANCE_TYPES, rule)
 
 
 def _key_pattern_message(path: PathKey) -> tuple[str, str]:

@@ -333,7 +333,7 @@ class _Resolver:
         if ref.step not in self.index:
             self.error(
                 f"unknown step '{ref.step}'",
-                hint_for(ref.step, self.index, "check the step names"),
+                hint_for(ref.step, self.index, self.step_names()),
                 loc,
             )
         elif ref.step == owner:
@@ -350,6 +350,12 @@ class _Resolver:
                 "reference a function step",
                 loc,
             )
+
+    def step_names(self) -> str:
+        """What to say when a step name is not even close to a real one."""
+        if len(self.index) > 8:
+            return "check the step names"
+        return "the steps are " + ", ".join(sorted(self.index))
 
     def step_uses(self, name: str) -> Iterator[tuple[p.StepRef, Location]]:
         """The step references of step ``name`` and where each is written."""
@@ -375,7 +381,7 @@ class _Resolver:
             if name not in self.index:
                 self.error(
                     f"unknown step '{name}'",
-                    hint_for(name, self.index, "check the step names"),
+                    hint_for(name, self.index, self.step_names()),
                     loc,
                 )
             elif name == owner:
