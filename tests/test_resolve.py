@@ -313,12 +313,12 @@ steps:
     condition: ${steps.train['x']} > 1 or ${params.rate} > ${params.rte}
     then: [nowhere]
 """) == [
-        "spec.yaml:9:17: unknown step 'lod'; check the step names",
+        "spec.yaml:9:17: unknown step 'lod'; the steps are gate, train",
         "spec.yaml:10:13: unknown parameter 'rat'; did you mean 'rate'?",
         "spec.yaml:11:7: pkg.tabular:train takes no parameter 'epoch'; did you mean "
         "'epochs'?",
         "spec.yaml:13:60: unknown parameter 'rte'; did you mean 'rate'?",
-        "spec.yaml:14:12: unknown step 'nowhere'; check the step names",
+        "spec.yaml:14:12: unknown step 'nowhere'; the steps are gate, train",
     ]
 
 
