@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -279,20 +279,28 @@ def _too_deep(loc: Location) -> SpecError:
     )
 
 
-def _char_at(text: str, mark: yaml.Mark | None, shift: int) -> str:
+def _char_at(text: str, mark: _Mark | None, shift: int) -> str:
     if mark is None or mark.index + shift < 0:
         return ""
     return text[mark.index + shift : mark.index + shift + 1]
 
 
-def _at(mark: yaml.Mark | None, shown: str, shift: int = 0) -> Location:
+class _Mark(Protocol):
+    """A position from PyYAML's pure-Python or libyaml parser (0-based)."""
+
+    line: int
+    column: int
+    index: int
+
+
+def _at(mark: _Mark | None, shown: str, shift: int = 0) -> Location:
     if mark is None:
         return Location(shown, 1, 1)
     return Location(shown, mark.line + 1, mark.column + 1 + shift)
 
 
 def _mark(event: yaml.Event, shown: str) -> Location:
-    return Location(shown, event.start_mark.line + 1, event.start_mark.column + 1)
+    return _at(event.start_mark, shown)
 
 
 @dataclass
@@ -324,7 +332,7 @@ class _Builder:
         self.root: Any = None
 
     def build(self, events: Iterator[yaml.Event]) -> tuple[Any, SourceMap]:
-        handlers = {
+        handlers: dict[type[yaml.Event], Callable[[Any], None]] = {
             yaml.DocumentStartEvent: self._document,
             yaml.ScalarEvent: self._scalar,
             yaml.AliasEvent: self._alias,
@@ -407,7 +415,7 @@ class _Builder:
             if old in keys:
                 keys.setdefault(new, keys[old])
 
-    def _start(self, event: yaml.Event) -> None:
+    def _start(self, event: yaml.CollectionStartEvent) -> None:
         _refuse_tag(event, self.shown)
         if len(self.stack) >= MAX_DEPTH:
             raise _too_deep(_mark(event, self.shown))
@@ -560,6 +568,8 @@ class _Builder:
 
 def _inline_shift(event: yaml.ScalarEvent, value: Any) -> int | None:
     start, end = event.start_mark, event.end_mark
+    if start is None or end is None:
+        return None
     if not isinstance(value, str) or start.line != end.line:
         return None
     width = end.index - start.index
@@ -681,18 +691,21 @@ def _core_value(text: str) -> Any:
     return text
 
 
+_TAG_TYPES: dict[str, type | tuple[type, ...]] = {
+    "tag:yaml.org,2002:int": int, "tag:yaml.org,2002:float": (int, float),
+    "tag:yaml.org,2002:bool": bool, "tag:yaml.org,2002:null": type(None),
+}
+
+
 def _tagged(text: str, tag: str, loc: Location) -> Any:
     value = _core_value(text)
-    wanted: type | tuple[type, ...] = {
-        "tag:yaml.org,2002:int": int, "tag:yaml.org,2002:float": (int, float),
-        "tag:yaml.org,2002:bool": bool, "tag:yaml.org,2002:null": type(None),
-    }[tag]
+    wanted = _TAG_TYPES[tag]
     if not isinstance(value, wanted) or (tag.endswith("int") and value is True):
         raise SpecError(
             f"'{text}' does not fit its tag !!{tag.rsplit(':', 1)[1]}",
             "fix the value or remove the tag", loc,
         )
-    return float(value) if tag.endswith("float") else value
+    return float(value) if tag.endswith("float") else value  # type: ignore[arg-type]
 
 
 def _yaml11_reading(text: str) -> tuple[str, str] | None:

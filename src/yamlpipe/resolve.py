@@ -297,7 +297,7 @@ class _Resolver:
 
     def conditions(self, step: s.ConditionStep, i: int) -> tuple[p.Expr, ...]:
         single = isinstance(step.condition, str)
-        texts = [step.condition] if single else step.condition
+        texts = [step.condition] if isinstance(step.condition, str) else step.condition
         exprs = []
         for j, text in enumerate(texts):
             where: PathKey = ("steps", i, "condition") + (() if single else (j,))
