@@ -1,0 +1,1 @@
+"""Step functions for the compile test specs in tests/specs/."""
