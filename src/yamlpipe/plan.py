@@ -169,6 +169,9 @@ class Plan:
     spec_path: Path
     root: Path
     spec_sha256: str
+    # Locations of top-level keys ("sagemaker", "sagemaker.role", ...), for errors
+    # about the pipeline as a whole.
+    where: Mapping[str, Location] = field(default_factory=dict)
 
     def function_steps(self) -> list[FunctionStep]:
         return [s for s in self.steps.values() if isinstance(s, FunctionStep)]
