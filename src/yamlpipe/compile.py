@@ -245,6 +245,7 @@ def _project_code(plan: Plan) -> Iterator[dict[str, Callable[..., Any]]]:
             if module.__name__ not in known:
                 cloudpickle.register_pickle_by_value(module)
                 registered.append(module)
+            _pin_class_ids(module)
         yield functions
     finally:
         for module in registered:
@@ -254,6 +255,30 @@ def _project_code(plan: Plan) -> Iterator[dict[str, Callable[..., Any]]]:
             if _under(sys.modules[name], plan.root) or name.startswith(_FILE_MODULE):
                 del sys.modules[name]
         sys.modules.update(evicted)
+
+
+def _pin_class_ids(module: ModuleType) -> None:
+    """Give the module's classes tracker ids drawn from their source, not at random.
+
+    cloudpickle marks each class it pickles by value with an id that lets one
+    process rebuild a class once from many pickles; it draws the id with uuid4
+    (cloudpickle/cloudpickle.py, ``_get_or_create_tracker_id``), so the payload of
+    any function that uses a project class would change from compile to compile.
+    An id made of the module's name and content and the class's name is as unique
+    and the same every time.
+    """
+    from cloudpickle import cloudpickle as internals
+
+    file = getattr(module, "__file__", None)
+    content = hashlib.sha256(Path(file).read_bytes()).hexdigest() if file else ""
+    for value in list(vars(module).values()):
+        if not isinstance(value, type) or value.__module__ != module.__name__:
+            continue
+        name = f"{module.__name__}:{value.__qualname__}:{content}"
+        tracker = hashlib.sha256(name.encode()).hexdigest()[:32]
+        with internals._DYNAMIC_CLASS_TRACKER_LOCK:
+            internals._DYNAMIC_CLASS_TRACKER_BY_CLASS[value] = tracker
+            internals._DYNAMIC_CLASS_TRACKER_BY_ID[tracker] = value
 
 
 def _import_function(step: FunctionStep, plan: Plan) -> Callable[..., Any]:

@@ -26,6 +26,7 @@ import io
 import logging
 import os
 import re
+import sys
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -458,6 +459,8 @@ _COMPARE = {
 _DEPENDENCY_NAMES = {".txt": "requirements.txt", ".yml": "environment.yml"}
 _DEPENDENCY_NAMES[".yaml"] = "environment.yaml"
 _REFS = (StepRef, ParamRef, ExecutionRef)
+# What CPython interns among string constants (Objects/codeobject.c, all_name_chars).
+_IDENTIFIER_CHARACTERS = re.compile(r"[A-Za-z0-9_]*")
 
 
 
@@ -626,14 +629,15 @@ class _Builder:
         default = param.default
         if default is not None:
             default = python_type(default)
-        return getattr(self.sdk, kind)(name=param.name, default_value=default)
+        made = getattr(self.sdk, kind)
+        return made(name=_interned(param.name), default_value=_interned(default))
 
     def value(self, value: Any) -> Any:
         """A plan value for the SDK: references become pipeline variables."""
         if isinstance(value, StepRef):
             output = self.outputs[value.step]
             for key in value.path:
-                output = output[key]
+                output = output[_interned(key)]
             return output
         if isinstance(value, ParamRef):
             return self.params[value.name]
@@ -642,13 +646,16 @@ class _Builder:
         if isinstance(value, list):
             return [self.value(item) for item in value]
         if isinstance(value, dict):
-            return {key: self.value(item) for key, item in value.items()}
-        return value
+            return {_interned(k): self.value(item) for k, item in value.items()}
+        return _interned(value)
 
     # -- function steps ------------------------------------------------------
 
     def function_step(self, step: FunctionStep) -> None:
-        inputs = {key: self.input(step, key, v) for key, v in step.inputs.items()}
+        inputs = {
+            _interned(key): self.input(step, key, value)
+            for key, value in step.inputs.items()
+        }
         settings = self.settings(step)
         try:
             decorator = self.sdk.step(name=step.name, **settings)
@@ -793,6 +800,20 @@ class _Builder:
         if isinstance(expr, Not):
             return sdk.ConditionNot(expression=self.condition(expr.expr))
         return sdk.ConditionOr(conditions=[self.condition(e) for e in expr.exprs])
+
+
+def _interned(value: Any) -> Any:
+    """``value``, interned when it is a string made of identifier characters.
+
+    Python interns such string constants in source code, so in a hand-written
+    script the keyword ``stage=`` and the parameter name ``"stage"`` are one
+    object, and the argument pickle refers back to it instead of repeating it.
+    Strings read from YAML are distinct objects; interning them the same way keeps
+    the pickles byte for byte those of the hand-written script.
+    """
+    if isinstance(value, str) and _IDENTIFIER_CHARACTERS.fullmatch(value):
+        return sys.intern(value)
+    return value
 
 
 def _members(enum: Any, values: list[str]) -> list[Any]:

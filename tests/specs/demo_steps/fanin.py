@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Part:
+    """A class of the project, pickled by value with the function that uses it."""
+
+    name: str
+    size: int
 
 
 def load(part: str, rows: int) -> dict[str, Any]:
     """Load one part of the data."""
-    return {"part": part, "rows": [f"{part}{i}" for i in range(rows)]}
+    chosen = Part(part, rows)
+    return {"part": chosen.name, "rows": [f"{part}{i}" for i in range(chosen.size)]}
 
 
 def split(rows: dict[str, Any]) -> tuple[list[str], list[str]]:
