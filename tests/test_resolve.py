@@ -382,3 +382,21 @@ def test_modules_are_not_found_through_the_working_directory(
         "spec.yaml:5:17: cannot find module 'steps.train' under tests/data/project; "
         "entrypoints resolve from the project root; check the path or pass --root",
     ]
+
+
+def test_a_step_module_deleted_after_a_lookup_is_reported(tmp_path: Path) -> None:
+    # Module lookups are cached; a long-lived process must not trust a stale entry.
+    (tmp_path / "gone.py").write_text("def f(x):\n    return x\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(HEAD + "steps:\n  - name: a\n    entrypoint: gone:f\n"
+                    "    inputs: {x: 1}\n")
+    load_plan(spec, tmp_path, {}, display="spec.yaml")
+    (tmp_path / "gone.py").unlink()
+
+    with pytest.raises(ErrorGroup) as caught:
+        load_plan(spec, tmp_path, {}, display="spec.yaml")
+
+    assert caught.value.render() == (
+        f"spec.yaml:5:17: cannot find module 'gone' under {tmp_path}; entrypoints "
+        "resolve from the project root; check the path or pass --root"
+    )

@@ -87,9 +87,18 @@ class SourceSyntaxError(Exception):
         self.reason = reason
 
 
-@lru_cache(maxsize=1024)
 def find_source(module: str, root: Path) -> Path:
     """The file of ``module`` (dotted name or ``path.py``) without importing it."""
+    found = _find_source(module, root)
+    if not found.is_file():
+        # Deleted since it was cached (a long-lived process such as watch).
+        _find_source.cache_clear()
+        found = _find_source(module, root)
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _find_source(module: str, root: Path) -> Path:
     if module.endswith(".py"):
         path = (root / module).resolve()
         if path.is_file():
@@ -158,7 +167,10 @@ def _parse(path: Path, mtime_ns: int) -> ast.Module:
 
 def read_signature(source: Path, function: str) -> Signature:
     """The signature of top-level ``function`` in ``source``."""
-    tree = _parse(source, source.stat().st_mtime_ns)
+    try:
+        tree = _parse(source, source.stat().st_mtime_ns)
+    except OSError as exc:
+        raise SourceSyntaxError(source, 1, exc.strerror or str(exc)) from None
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
