@@ -107,6 +107,16 @@ class _Calls:
         return tuple(calls)
 
 
+def prepared_build(target: Path, out_dir: Path, root: Path | None = None) -> Path:
+    """The build to ship: ``target`` when it is one, else the spec compiled."""
+    if target.is_dir():
+        return target
+    from yamlpipe.compile import compile_plan
+    from yamlpipe.resolve import load_plan
+
+    return compile_plan(load_plan(target, root), out_dir).pipeline_dir
+
+
 def deploy_build(
     pipeline_dir: Path,
     *,
