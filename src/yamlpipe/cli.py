@@ -206,3 +206,99 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
             raise UsageError(f"--param '{item}' is not name=value", "write --param n=v")
         params[name] = value
     return params
+
+
+# -- deploy, start, status, diff -------------------------------------------------
+
+build_target = click.argument(
+    "target", metavar="SPEC_OR_BUILD_DIR", type=click.Path(exists=True, path_type=Path)
+)
+build_output = click.option(
+    "-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build"), show_default=True,
+    help="Build directory a spec is compiled into.",
+)
+region_option = click.option(
+    "--region", default=None,
+    help="AWS region (default: the spec's sagemaker.region, else the AWS chain).",
+)
+
+
+@main.command()
+@build_target
+@root_option
+@build_output
+@click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
+@region_option
+@_guarded
+def deploy(
+    target: Path, root: Path | None, output: Path, dry_run: bool, region: str | None
+) -> None:
+    """Upload a build's artifacts and create or update its pipeline."""
+    from yamlpipe.deploy import deploy_build, prepared_build
+
+    build = prepared_build(target, output, root)
+    click.echo(deploy_build(build, region=region, dry_run=dry_run).summary())
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@root_option
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A pipeline parameter for this execution (repeatable).")
+@click.option("--wait", is_flag=True,
+              help="Follow the execution step by step; exit 4 unless it succeeds.")
+@region_option
+@_guarded
+def start(
+    spec: Path, root: Path | None, params: tuple[str, ...], wait: bool,
+    region: str | None,
+) -> None:
+    """Start an execution of the deployed pipeline; print its ARN."""
+    from yamlpipe.execution import start_execution
+    from yamlpipe.resolve import load_plan
+    from yamlpipe.watch import ExecutionView
+
+    plan = load_plan(spec, root)
+    result = start_execution(
+        plan.name, _parse_params(params), region=region or plan.target.region,
+        wait=wait, progress=ExecutionView() if wait else None,
+    )
+    click.echo(result.arn)
+    result.raise_for_status()
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@root_option
+@click.option("--execution", "execution_arn", metavar="ARN", default=None,
+              help="The execution to show (default: the latest).")
+@region_option
+@_guarded
+def status(
+    spec: Path, root: Path | None, execution_arn: str | None, region: str | None
+) -> None:
+    """Show the latest (or given) execution, step by step."""
+    from yamlpipe.execution import execution_status
+    from yamlpipe.resolve import load_plan
+    from yamlpipe.watch import render_execution
+
+    plan = load_plan(spec, root)
+    region = region or plan.target.region
+    result = execution_status(plan.name, execution_arn, region=region)
+    click.echo(render_execution(result), nl=False)
+
+
+@main.command()
+@build_target
+@root_option
+@build_output
+@region_option
+@_guarded
+def diff(target: Path, root: Path | None, output: Path, region: str | None) -> None:
+    """Compare a build with the deployed pipeline; exit 1 when they differ."""
+    from yamlpipe.deploy import diff_deployed, prepared_build
+
+    result = diff_deployed(prepared_build(target, output, root), region=region)
+    click.echo(result.text, nl=False)
+    sys.exit(0 if result.equal else 1)
