@@ -58,7 +58,9 @@ def calls_of(aws: Aws) -> list[str]:
 
 
 def described(name: str = "demo") -> dict[str, Any]:
-    return boto3.client("sagemaker").describe_pipeline(PipelineName=name)  # type: ignore[no-any-return]
+    client = boto3.client("sagemaker")
+    pipeline: dict[str, Any] = client.describe_pipeline(PipelineName=name)
+    return pipeline
 
 
 # -- deploy ------------------------------------------------------------------------
@@ -494,4 +496,4 @@ demo: the deployed pipeline differs from {build}
 def _manifest_sha(build: Path, key: str) -> str:
     manifest = json.loads((build / "manifest.json").read_text())
     uri = f"s3://{BUCKET}/{key}"
-    return next(a["sha256"] for a in manifest["artifacts"] if a["s3_uri"] == uri)
+    return str(next(a["sha256"] for a in manifest["artifacts"] if a["s3_uri"] == uri))

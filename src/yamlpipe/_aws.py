@@ -120,8 +120,23 @@ def error_code(exc: Any) -> str:
     return str(code or status or "unknown")
 
 
-def is_missing_pipeline(exc: Any) -> bool:
-    """True for DescribePipeline's answer about a pipeline that does not exist."""
+def describe_pipeline(aws: Aws, name: str) -> dict[str, Any] | None:
+    """DescribePipeline's answer, or None when there is no such pipeline."""
+    from botocore.exceptions import ClientError
+
+    with translated(f"reading pipeline {name}"):
+        try:
+            described: dict[str, Any] = aws.sagemaker.describe_pipeline(
+                PipelineName=name
+            )
+        except ClientError as exc:
+            if _is_missing_pipeline(exc):
+                return None
+            raise
+    return described
+
+
+def _is_missing_pipeline(exc: Any) -> bool:
     # AWS answers ResourceNotFound; moto a ValidationException "Could not find".
     code = error_code(exc)
     message = exc.response.get("Error", {}).get("Message", "")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from yamlpipe._aws import Aws, error_code, is_missing_pipeline, translated
+from yamlpipe._aws import Aws, describe_pipeline, error_code, translated
 from yamlpipe._build import Artifact, Build, read_build, split_uri
 from yamlpipe._compare import Change, Deployed, compare
 from yamlpipe.errors import DeployError, UsageError
@@ -182,17 +182,12 @@ def _region(build: Build, region: str | None) -> str | None:
 
 
 def _read_deployed(aws: Aws, build: Build) -> Deployed | None:
-    from botocore.exceptions import ClientError
-
-    with translated(f"reading pipeline {build.name}"):
-        try:
-            described = aws.sagemaker.describe_pipeline(PipelineName=build.name)
-        except ClientError as exc:
-            if is_missing_pipeline(exc):
-                return None
-            raise
-        arn = described["PipelineArn"]
-        # Only the spec's tags are compared; reading them needs sagemaker:ListTags.
+    described = describe_pipeline(aws, build.name)
+    if described is None:
+        return None
+    arn = described["PipelineArn"]
+    # Only the spec's tags are compared; reading them needs sagemaker:ListTags.
+    with translated(f"reading the tags of {build.name}"):
         tags = _tags(aws, arn) if build.tags else {}
     return Deployed(
         arn=arn,
@@ -355,5 +350,7 @@ def _parallel(work: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
         if failed is not None:
             for future in futures:
                 future.cancel()
-            raise failed.exception()  # type: ignore[misc]
+            error = failed.exception()
+            assert error is not None
+            raise error
         return [future.result() for future in futures]

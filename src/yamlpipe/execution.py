@@ -20,7 +20,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 
-from yamlpipe._aws import Aws, client_error, error_code, is_missing_pipeline, translated
+from yamlpipe._aws import (
+    Aws,
+    client_error,
+    describe_pipeline,
+    error_code,
+    translated,
+)
 from yamlpipe.errors import DeployError, RunError, UsageError, hint_for
 
 logger = logging.getLogger(__name__)
@@ -229,8 +235,7 @@ def _boolean(name: str, text: str) -> str:
 
 
 def _declared_parameters(aws: Aws, pipeline_name: str) -> dict[str, ParamType] | None:
-    with translated(f"reading pipeline {pipeline_name}"):
-        text = _describe_pipeline(aws, pipeline_name)["PipelineDefinition"]
+    text = _describe_pipeline(aws, pipeline_name)["PipelineDefinition"]
     try:
         definition = json.loads(text)
     except ValueError:
@@ -241,13 +246,9 @@ def _declared_parameters(aws: Aws, pipeline_name: str) -> dict[str, ParamType] |
 
 
 def _describe_pipeline(aws: Aws, pipeline_name: str) -> dict[str, Any]:
-    from botocore.exceptions import ClientError
-
-    try:
-        return aws.sagemaker.describe_pipeline(PipelineName=pipeline_name)  # type: ignore[no-any-return]
-    except ClientError as exc:
-        if not is_missing_pipeline(exc):
-            raise
+    described = describe_pipeline(aws, pipeline_name)
+    if described is not None:
+        return described
     raise DeployError(
         f"pipeline {pipeline_name} is not deployed",
         "run yamlpipe deploy SPEC first (and check the region)",
@@ -255,8 +256,8 @@ def _describe_pipeline(aws: Aws, pipeline_name: str) -> dict[str, Any]:
 
 
 def _latest_execution(aws: Aws, pipeline_name: str) -> str:
+    _describe_pipeline(aws, pipeline_name)
     with translated(f"listing executions of {pipeline_name}"):
-        _describe_pipeline(aws, pipeline_name)
         page = aws.sagemaker.list_pipeline_executions(
             PipelineName=pipeline_name, SortBy="CreationTime", SortOrder="Descending"
         )
