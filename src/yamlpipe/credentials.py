@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yamlpipe.errors import SpecError
-from yamlpipe.loader import PathKey, SourceMap
+
+if TYPE_CHECKING:
+    from yamlpipe.loader import PathKey, SourceMap
 
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
 _ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
@@ -53,7 +55,7 @@ def _what(key: str | None, value: str) -> str | None:
 
 
 def _strings(
-    value: Any, path: PathKey, key: str | None = None
+    value: Any, path: tuple[int | str, ...], key: str | None = None
 ) -> Iterator[tuple[PathKey, str | None, str]]:
     if isinstance(value, str):
         yield path, key, value
@@ -65,7 +67,7 @@ def _strings(
             yield from _strings(item, path + (index,), key)
 
 
-def _dotted(path: PathKey) -> str:
+def _dotted(path: tuple[int | str, ...]) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"

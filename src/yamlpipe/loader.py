@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from yamlpipe.credentials import find_secrets
 from yamlpipe.errors import (
     ErrorGroup,
     Location,
@@ -781,11 +782,15 @@ def load_spec(
 ) -> tuple[Spec, SourceMap]:
     """Parse and validate a spec; every model error is reported at once."""
     document = load(path, display, environ)
+    leaks: list[YamlpipeError] = list(find_secrets(document.data, document.source))
     try:
         spec = Spec.model_validate(document.data)
     except ValidationError as exc:
         errors = [_model_error(e, document) for e in exc.errors()]
-        raise ErrorGroup(_dedupe([e for e in errors if e is not None])) from None
+        found = _dedupe([e for e in errors if e is not None])
+        raise ErrorGroup(found + leaks) from None
+    if leaks:
+        raise ErrorGroup(leaks)
     return spec, document.source
 
 
