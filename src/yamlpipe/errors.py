@@ -129,8 +129,21 @@ def flatten(errors: Iterable[YamlpipeError]) -> list[YamlpipeError]:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A ``did you mean 'x'?`` hint, or an empty string when nothing is close."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    """A ``did you mean 'x'?`` hint, or an empty string when nothing is close.
+
+    A unique choice that starts with the word wins (``acc`` -> ``accuracy``), then
+    the closest by difflib's ratio, ties broken alphabetically so the hint is
+    stable.
+    """
+    options = sorted(set(choices) - {word})
+    prefixed = [c for c in options if word and c.startswith(word)]
+    if len(prefixed) == 1:
+        return f"did you mean '{prefixed[0]}'?"
+    scored = [
+        (difflib.SequenceMatcher(None, word, c).ratio(), c) for c in options
+    ]
+    close = [c for score, c in sorted(scored, key=lambda x: (-x[0], x[1]))
+             if score >= 0.6]
     return f"did you mean '{close[0]}'?" if close else ""
 
 
