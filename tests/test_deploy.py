@@ -137,7 +137,14 @@ def test_a_changed_setting_updates_the_pipeline(tmp_path: Path, aws: Aws) -> Non
     assert result.calls == ("UpdatePipeline demo",)
     assert "UpdatePipeline" in calls and "CreatePipeline" not in calls
     # The new build time makes every step's keys new; the bootstrap script is shared.
-    assert (len(result.uploaded), len(result.skipped)) == (12, 1)
+    assert result.summary() == """\
+~ step prep: settings changed
+    Arguments.ResourceConfig.InstanceType: "ml.m5.large" -> "ml.m5.2xlarge"
+~ step train: settings changed
+    Arguments.ResourceConfig.InstanceType: "ml.m5.large" -> "ml.m5.2xlarge"
+~ step register: settings changed
+    Arguments.ResourceConfig.InstanceType: "ml.m5.large" -> "ml.m5.2xlarge"
+demo: updated (12 uploaded, 1 already in S3)"""
     deployed = json.loads(described()["PipelineDefinition"])
     assert deployed == json.loads((build / "definition.json").read_text())
 

@@ -55,17 +55,17 @@ class DeployResult:
     dry_run: bool = False
 
     def summary(self) -> str:
-        """Lines for people: what was (or would be) uploaded and called."""
+        """Lines for people: what changed and, for a dry run, each upload and call."""
         if self.action == "unchanged":
             return f"{self.pipeline}: unchanged (the deployed pipeline matches)"
-        would = "would " if self.dry_run else ""
-        lines = [f"{would}upload {uri}" for uri in self.uploaded]
-        lines += [f"{would}call {call}" for call in self.calls]
+        lines = [change.render() for change in self.changes]
         counts = f"{len(self.uploaded)} uploaded, {len(self.skipped)} already in S3"
-        verb: str = self.action
-        if self.dry_run:
-            verb = "would " + ("create" if self.action == "created" else "update")
-        return "\n".join([*lines, f"{self.pipeline}: {verb} ({counts})"])
+        if not self.dry_run:
+            return "\n".join([*lines, f"{self.pipeline}: {self.action} ({counts})"])
+        lines += [f"would upload {uri}" for uri in self.uploaded]
+        lines += [f"would call {call}" for call in self.calls]
+        verb = "create" if self.action == "created" else "update"
+        return "\n".join([*lines, f"{self.pipeline}: would {verb} ({counts})"])
 
 
 @dataclass(frozen=True)

@@ -207,7 +207,7 @@ def typed_parameters(
 def _typed_value(name: str, text: str, kind: ParamType) -> str:
     if kind == "Boolean":
         return _boolean(name, text)
-    if kind == "String":
+    if kind not in ("Integer", "Float"):
         return text
     convert: Callable[[str], float] = int if kind == "Integer" else float
     try:
