@@ -24,6 +24,7 @@ from tests.compiling import REPO, SPECS, compile_case, plan_of, read_json
 from yamlpipe.cli import main
 from yamlpipe.compile import (
     BUILD_TIME,
+    DESCRIPTION_LIMIT,
     INLINE_LIMIT,
     SIGNING_KEY,
     build_times,
@@ -158,6 +159,16 @@ def test_missing_image_and_step_role_are_reported_together(tmp_path: Path) -> No
         "bad.yaml:10:5: step 'a' has no role; the SDK would ask STS and IAM for one; "
         "set 'role: arn:aws:iam::<account>:role/<name>' under 'defaults:' or on the "
         "step"
+    )
+
+
+def test_a_pipeline_description_past_the_api_limit_is_refused(tmp_path: Path) -> None:
+    long = f"name: bad-input\ndescription: {'d' * 3073}\n"
+    spec = HEAD.replace("name: bad-input\n", long)
+
+    assert _refusal(_project(tmp_path, spec + ONE_STEP)) == (
+        "bad.yaml:1:1: the pipeline description has 3,073 characters; CreatePipeline "
+        "takes at most 3,072; shorten 'description'"
     )
 
 
@@ -649,6 +660,7 @@ def test_the_inline_limit_is_botocores() -> None:
     shape = model.operation_model("CreatePipeline").input_shape
 
     assert shape.members["PipelineDefinition"].metadata["max"] == INLINE_LIMIT
+    assert shape.members["PipelineDescription"].metadata["max"] == DESCRIPTION_LIMIT
 
 
 @pytest.mark.sdk

@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 # CreatePipeline takes at most this many characters inline (botocore's service
 # model, PipelineDefinition max); past it the definition must go through S3.
 INLINE_LIMIT = 1_048_576
+# ... and a pipeline description of at most this many (PipelineDescription max).
+DESCRIPTION_LIMIT = 3072
 BUILD_TIME = "<build-time>"
 SIGNING_KEY = "<signing-key>"
 REQUIREMENTS = "<requirements-file>"
@@ -173,6 +175,13 @@ def _target_errors(plan: Plan) -> list[CompileError]:
     elif not _ROLE_ARN.match(target.role):
         where = here("sagemaker.role")
         errors.append(_not_an_arn("sagemaker.role", target.role, where))
+    if len(plan.description) > DESCRIPTION_LIMIT:
+        errors.append(CompileError(
+            f"the pipeline description has {len(plan.description):,} characters; "
+            f"CreatePipeline takes at most {DESCRIPTION_LIMIT:,}",
+            "shorten 'description'",
+            here("description"),
+        ))
     return errors
 
 
