@@ -260,8 +260,8 @@ def _pipeline_arguments(build: Build) -> dict[str, Any]:
         arguments["PipelineDefinition"] = build.text
     if build.role:
         arguments["RoleArn"] = build.role
-    if build.description:
-        arguments["PipelineDescription"] = build.description
+    # Sent even when empty (the API allows it), so that clearing it takes effect.
+    arguments["PipelineDescription"] = build.description
     return arguments
 
 
@@ -317,12 +317,12 @@ class _Objects:
         try:
             _parallel(put, artifacts)
         except DeployError as exc:
-            exc.hint = "; ".join(filter(None, [
-                exc.hint,
+            partly = (
                 f"{len(done)} of {len(artifacts)} objects were uploaded and nothing "
-                "was created or updated; deploy again to finish",
-            ]))
-            raise
+                "was created or updated; deploy again to finish"
+            )
+            hint = f"{exc.hint}; {partly}" if exc.hint else partly
+            raise DeployError(exc.message, hint) from exc
 
     def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
