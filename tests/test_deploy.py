@@ -9,6 +9,7 @@ call); the errors AWS would give are injected (``Faults``, ``Stubber``).
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from tests.moto_server import (
     serve,
 )
 from yamlpipe._aws import Aws
+from yamlpipe._build import read_build
+from yamlpipe._compare import Deployed, compare
 from yamlpipe.deploy import deploy_build, diff_deployed
 from yamlpipe.errors import DeployError, UsageError
 
@@ -514,6 +517,34 @@ demo: the deployed pipeline differs from {build}
 ~ step register: settings changed
     Arguments.ResourceConfig.InstanceType: "ml.m5.large" -> "ml.m5.xlarge"
 """
+
+
+def test_diff_tells_parameters_branches_and_steps_added_or_removed(
+    tmp_path: Path,
+) -> None:
+    build = read_build(write_build(tmp_path))
+    old = copy.deepcopy(build.definition)
+    old["Parameters"] = [
+        {**p, "DefaultValue": 5} if p["Name"] == "epochs" else p
+        for p in old["Parameters"] if p["Name"] != "dry"
+    ] + [{"Name": "seed", "Type": "Integer", "DefaultValue": 1}]
+    gate = old["Steps"][2]["Arguments"]
+    gate["IfSteps"], gate["ElseSteps"] = gate["ElseSteps"], []
+    old["Steps"].append({"Name": "legacy", "Type": "Fail", "Arguments": {}})
+    deployed = Deployed("arn", json.dumps(old), ROLE, "A demo pipeline", {})
+
+    changes = compare(build, deployed, lambda artifact, bucket, key: True)
+
+    assert "\n".join(c.render() for c in changes) == """\
+~ parameters: settings changed
+    + dry (Boolean, default false)
+    - seed (Integer, default 1)
+    ~ epochs: DefaultValue: 5 -> 10
+~ step gate: settings changed
+    Arguments.ElseSteps: [] -> ["too-low"]
+    Arguments.IfSteps[0]: "too-low" -> "register"
++ step register
+- step legacy"""
 
 
 def _manifest_sha(build: Path, key: str) -> str:

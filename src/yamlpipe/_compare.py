@@ -71,24 +71,25 @@ def compare(build: Build, deployed: Deployed, same: SameObject) -> list[Change]:
         return [Change("pipeline", "settings", (
             "the deployed definition is not JSON; it cannot be compared",
         ))]
+    new = normalize_definition(build.definition)
+    old = normalize_definition(deployed.definition)
     return [
-        *_pipeline_changes(build, deployed),
-        *_parameter_changes(build.definition, deployed.definition),
-        *_step_changes(build, deployed.definition, same),
+        *_pipeline_changes(build, deployed, _top(new), _top(old)),
+        *_parameter_changes(new, old),
+        *_step_changes(build, deployed.definition, _steps(new), _steps(old), same),
     ]
 
 
 # -- the pipeline and its parameters ---------------------------------------------
 
 
-def _pipeline_changes(build: Build, deployed: Deployed) -> Iterator[Change]:
-    assert deployed.definition is not None
+def _pipeline_changes(
+    build: Build, deployed: Deployed, new: dict[str, Any], old: dict[str, Any]
+) -> Iterator[Change]:
     details = [
         *_value_changes("description", deployed.description, build.description),
         *_value_changes("role", deployed.role, build.role),
-        *_value_changes(
-            "definition", _top(deployed.definition), _top(build.definition)
-        ),
+        *_value_changes("definition", old, new),
     ]
     if details:
         yield Change("pipeline", "settings", tuple(details))
@@ -102,8 +103,7 @@ def _pipeline_changes(build: Build, deployed: Deployed) -> Iterator[Change]:
 
 
 def _top(definition: dict[str, Any]) -> dict[str, Any]:
-    normalized = normalize_definition(definition)
-    return {k: v for k, v in normalized.items() if k not in ("Steps", "Parameters")}
+    return {k: v for k, v in definition.items() if k not in ("Steps", "Parameters")}
 
 
 def _parameter_changes(
@@ -136,11 +136,18 @@ def _bare(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _step_changes(
-    build: Build, deployed: dict[str, Any], same: SameObject
+    build: Build,
+    deployed: dict[str, Any],
+    new: dict[str, dict[str, Any]],
+    old: dict[str, dict[str, Any]],
+    same: SameObject,
 ) -> Iterator[Change]:
+    """Steps added, removed, or changed in their settings or their code.
+
+    ``new`` and ``old`` are the normalised steps; the raw ones give each step's
+    build time, which places its deployed objects.
+    """
     new_raw, old_raw = _steps(build.definition), _steps(deployed)
-    new = _steps(normalize_definition(build.definition))
-    old = _steps(normalize_definition(deployed))
     owned = _artifacts_by_step(build)
 
     for name, step in new.items():
