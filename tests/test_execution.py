@@ -160,6 +160,21 @@ def test_status_without_executions_says_to_start_one(deployed: Aws) -> None:
     )
 
 
+def test_no_region_anywhere_says_where_to_give_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    point_boto_at(monkeypatch, "http://127.0.0.1:9")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+
+    with pytest.raises(DeployError) as caught:
+        execution_status("demo")
+
+    assert caught.value.render() == (
+        "connecting to sagemaker failed: You must specify a region.; pass --region, "
+        "or set AWS_DEFAULT_REGION or a profile's region"
+    )
+
+
 def test_start_and_wait_on_moto_follows_the_execution_status(deployed: Aws) -> None:
     out = io.StringIO()
 

@@ -174,7 +174,8 @@ def _chain_hint(exc: Exception) -> str:
     )
 
     if isinstance(exc, NoRegionError):
-        return "pass --region, set AWS_REGION or configure a profile's region"
+        # boto3 reads AWS_DEFAULT_REGION; AWS_REGION is only the other SDKs'.
+        return "pass --region, or set AWS_DEFAULT_REGION or a profile's region"
     if isinstance(exc, NoCredentialsError):
         return "configure credentials (a profile, AWS_PROFILE or the environment)"
     if isinstance(exc, EndpointConnectionError):
