@@ -73,6 +73,10 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # botocore's DEBUG logs carry the access key ID and the session token in
+    # request headers; yamlpipe never prints credentials, -v or not.
+    for name in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.root.level))
 
 
 # -- validate -----------------------------------------------------------------
