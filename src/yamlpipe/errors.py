@@ -4,7 +4,8 @@
     ├── SpecError                 exit 1   the spec is wrong (load, resolve, check)
     ├── UsageError                exit 2   the command line is wrong
     ├── CompileError              exit 3   the SDK refused or could not build it
-    ├── RunError                  exit 4   a local step failed or a fail step was hit
+    ├── RunError                  exit 4   a step failed or a fail step was hit,
+    │                                      locally or in a SageMaker execution
     └── DeployError               exit 5   AWS refused or failed a call
 
     ErrorGroup                    several errors reported at once (exit of the worst)
@@ -86,7 +87,8 @@ class CompileError(YamlpipeError):
 
 
 class RunError(YamlpipeError):
-    """A local run failed: a step raised, or a fail step was reached."""
+    """A run failed: a step raised or a fail step was reached, on this machine or
+    in a SageMaker execution that failed or was stopped."""
 
     exit_code = 4
 
