@@ -135,3 +135,12 @@ def test_a_bug_shows_a_traceback_and_asks_for_a_report(monkeypatch, in_repo) -> 
     assert result.exit_code == 70
     assert "RuntimeError: boom" in result.stderr
     assert "please report it" in result.stderr
+
+
+def test_verbose_never_logs_botocore_request_headers() -> None:
+    import logging
+
+    result = CliRunner().invoke(main, ["-v", "schema"])
+    assert result.exit_code == 0
+    for name in ("botocore", "botocore.endpoint", "botocore.auth", "urllib3"):
+        assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
