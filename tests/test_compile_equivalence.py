@@ -192,12 +192,15 @@ def test_two_compiles_differ_only_in_volatile_values(tmp_path: Path) -> None:
 def test_compiles_agree_across_directories_hash_seeds_zones_and_times(
     tmp_path: Path,
 ) -> None:
-    # Each run is a fresh process started at its own wall-clock time.
+    # Each run is a fresh process started at its own wall-clock time. The last also
+    # has AWS settings that must not matter: a missing profile, another region.
     variants = [
         {"cwd": REPO, "env": {}},
         {"cwd": tmp_path, "env": {"PYTHONHASHSEED": "1", "TZ": "Pacific/Kiritimati"}},
-        {"cwd": Path("/"), "env": {"PYTHONHASHSEED": "4242", "TZ": "America/Adak",
-                                  "LC_ALL": "C"}},
+        {"cwd": Path("/"), "env": {
+            "PYTHONHASHSEED": "4242", "TZ": "America/Adak", "LC_ALL": "C",
+            "AWS_PROFILE": "no-such-profile", "AWS_DEFAULT_REGION": "sa-east-1",
+        }},
     ]
     specs = [str(SPECS / f"{name}.yaml") for name in ("branches", "fanin", "kinds")]
     builds = []

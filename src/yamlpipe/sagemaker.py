@@ -146,19 +146,29 @@ def _import_names(major: int) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _import_session() -> Iterator[None]:
-    """Lend boto3 an offline default session while v3 builds its import-time clients.
+    """Lend boto3 an offline default session while the SDK builds import-time clients.
 
-    Without one, ``boto3.client`` needs a region and walks the credential chain,
-    whose last link asks the EC2 metadata service over the network.
+    Without one, ``boto3.client`` needs a region (v3 raises ``NoRegionError``) and
+    walks the credential chain, whose last link asks the EC2 metadata service over
+    the network (both majors). The user's AWS profile and files are hidden for the
+    while too: the SDK also makes plain ``boto3.session.Session()`` objects at import
+    (sagemaker/core/jumpstart/constants.py), which fail on a missing profile.
     """
     import boto3  # type: ignore[import-untyped]
 
+    hidden = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+    files = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+    saved = {name: os.environ.get(name) for name in hidden + files}
     previous = boto3.DEFAULT_SESSION
+    for name in hidden:
+        os.environ.pop(name, None)
+    os.environ.update({name: os.devnull for name in files})
     boto3.DEFAULT_SESSION = _boto_session(_IMPORT_REGION, LocalS3(None))
     try:
         yield
     finally:
         boto3.DEFAULT_SESSION = previous
+        _restore(saved)
 
 
 @contextlib.contextmanager
@@ -212,11 +222,16 @@ def no_sdk_config() -> Iterator[None]:
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _restore(saved)
+
+
+def _restore(saved: Mapping[str, str | None]) -> None:
+    """Put environment variables back as they were, unset ones unset."""
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 # -- the offline session ----------------------------------------------------------
@@ -289,13 +304,9 @@ def _boto_session(region: str, store: LocalS3) -> Any:
     sends it.
     """
     import boto3
-    import botocore.session  # type: ignore[import-untyped]
 
-    core = botocore.session.Session()
+    core = _hermetic_core()
     core.register_component("data_loader", _loader())
-    for name in ("config_file", "credentials_file"):
-        core.set_config_variable(name, os.devnull)
-    core.set_config_variable("profile", None)
     core.register("before-parameter-build", _remember_params)
     core.register("before-call", _Answer(store))
     return boto3.Session(
@@ -314,9 +325,21 @@ def _loader() -> Any:
     and keeps them; a fresh one per compile would spend most of a small compile
     parsing them again.
     """
-    import botocore.session
+    return _hermetic_core().get_component("data_loader")
 
-    return botocore.session.Session().get_component("data_loader")
+
+def _hermetic_core() -> Any:
+    """A botocore session that reads no AWS config or credentials file or profile.
+
+    ``AWS_PROFILE`` naming a profile that is not there would otherwise fail the
+    first lookup of any setting.
+    """
+    import botocore.session  # type: ignore[import-untyped]
+
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    for name in ("config_file", "credentials_file"):
+        core.set_config_variable(name, os.devnull)
+    return core
 
 
 def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
