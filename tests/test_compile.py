@@ -599,7 +599,7 @@ def test_compile_runs_with_no_network_at_all(tmp_path: Path) -> None:
         pytest.skip("cannot make a network namespace here (unshare -n)")
 
     run = subprocess.run(
-        [str(offline), sys.executable, "-m", "yamlpipe", "compile",
+        ["bash", str(offline), sys.executable, "-m", "yamlpipe", "compile",
          "specs/churn.yaml", "-o", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )

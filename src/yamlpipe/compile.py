@@ -33,11 +33,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yamlpipe import __version__
 from yamlpipe.errors import CompileError, ErrorGroup, Location
 from yamlpipe.plan import FunctionStep, Plan
+
+if TYPE_CHECKING:
+    from yamlpipe.sagemaker import Build
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +71,18 @@ class CompileResult:
 def compile_plan(
     plan: Plan, out_dir: Path, *, normalized: bool = False
 ) -> CompileResult:
-    """Build ``plan`` with the SageMaker SDK into ``out_dir/<pipeline>/``."""
+    """Build ``plan`` with the SageMaker SDK into ``out_dir/<pipeline>/``.
+
+    ``normalized`` also writes ``definition.normalized.json``, the definition with
+    the SDK's volatile values as placeholders (``normalize_definition``).
+    """
     _check_required(plan)
     out_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{plan.name}.", dir=out_dir))
+    final = out_dir / plan.name
     try:
-        result = _compile_into(plan, stage, normalized)
+        built = _compile_into(plan, stage, normalized)
         shutil.rmtree(stage / ".scratch", ignore_errors=True)
-        final = out_dir / plan.name
         _swap(stage, final)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
@@ -85,12 +92,12 @@ def compile_plan(
         pipeline_dir=final,
         definition_path=final / "definition.json",
         step_count=len(plan.steps),
-        artifact_count=result,
-        sdk_version=_sdk_version(),
+        artifact_count=len(built.objects),
+        sdk_version=built.sdk_version,
     )
 
 
-def _compile_into(plan: Plan, stage: Path, normalized: bool) -> int:
+def _compile_into(plan: Plan, stage: Path, normalized: bool) -> Build:
     from yamlpipe import sagemaker
 
     sagemaker.load()  # before the project root goes on sys.path
@@ -105,13 +112,7 @@ def _compile_into(plan: Plan, stage: Path, normalized: bool) -> int:
         _write_json(stage / "definition.normalized.json", normal)
     manifest = _manifest(plan, definition, built.objects, built.sdk_version, stage)
     _write_json(stage / "manifest.json", manifest)
-    return len(built.objects)
-
-
-def _sdk_version() -> str:
-    from yamlpipe import sagemaker
-
-    return sagemaker.sdk_version()
+    return built
 
 
 def _write_json(path: Path, data: Any) -> None:
