@@ -154,7 +154,7 @@ def _import_session() -> Iterator[None]:
     while too: the SDK also makes plain ``boto3.session.Session()`` objects at import
     (sagemaker/core/jumpstart/constants.py), which fail on a missing profile.
     """
-    import boto3  # type: ignore[import-untyped]
+    import boto3
 
     hidden = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
     files = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
@@ -334,7 +334,7 @@ def _hermetic_core() -> Any:
     ``AWS_PROFILE`` naming a profile that is not there would otherwise fail the
     first lookup of any setting.
     """
-    import botocore.session  # type: ignore[import-untyped]
+    import botocore.session
 
     core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     for name in ("config_file", "credentials_file"):
@@ -354,7 +354,7 @@ class _Answer:
         self.store = store
 
     def __call__(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
-        from botocore.awsrequest import AWSResponse  # type: ignore[import-untyped]
+        from botocore.awsrequest import AWSResponse
 
         service = model.service_model.service_name
         params = context.get("yamlpipe_params", {})
