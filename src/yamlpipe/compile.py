@@ -256,6 +256,7 @@ def _project_code(plan: Plan) -> Iterator[dict[str, Callable[..., Any]]]:
                 cloudpickle.register_pickle_by_value(module)
                 registered.append(module)
             _pin_class_ids(module)
+            _pin_set_order(module)
         yield functions
     finally:
         for module in registered:
@@ -289,6 +290,54 @@ def _pin_class_ids(module: ModuleType) -> None:
         with internals._DYNAMIC_CLASS_TRACKER_LOCK:
             internals._DYNAMIC_CLASS_TRACKER_BY_CLASS[value] = tracker
             internals._DYNAMIC_CLASS_TRACKER_BY_ID[tracker] = value
+
+
+class _OrderedFrozenSet(frozenset[Any]):
+    """Pickles as a plain frozenset whose items come in a stable order."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (frozenset, (_stable_order(self),))
+
+
+class _OrderedSet(set[Any]):
+    """Pickles as a plain set whose items come in a stable order."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (set, (_stable_order(self),))
+
+
+def _stable_order(items: Any) -> list[Any]:
+    return sorted(items, key=lambda item: (type(item).__name__, repr(item)))
+
+
+def _pin_set_order(module: ModuleType) -> None:
+    """Make the module's sets pickle the same under every hash seed.
+
+    A set pickles in iteration order, which for strings follows the per-process
+    hash seed: a ``TypedDict``'s ``__required_keys__`` (``steps/evaluate.py``'s
+    ``Metrics``) or a module-level set of names would give a different payload on
+    every compile. Exact sets cannot be given a reducer (pickle saves them
+    itself), so the module's own are swapped for subclasses that reduce to plain
+    sets in sorted order. The modules are fresh imports, dropped after compile.
+    """
+    namespaces: list[Any] = [module]
+    namespaces += [
+        value for value in vars(module).values()
+        if isinstance(value, type) and value.__module__ == module.__name__
+    ]
+    for namespace in namespaces:
+        for name, value in list(vars(namespace).items()):
+            ordered = _ordered(value)
+            if ordered is not None:
+                setattr(namespace, name, ordered)
+
+
+def _ordered(value: Any) -> Any:
+    if type(value) is frozenset:
+        return _OrderedFrozenSet(value)
+    if type(value) is set:
+        return _OrderedSet(value)
+    return None
 
 
 def _import_function(step: FunctionStep, plan: Plan) -> Callable[..., Any]:
