@@ -61,7 +61,25 @@ def resolve(spec: s.Spec, source: SourceMap, root: Path, spec_path: Path) -> p.P
         spec_path=spec_path.resolve(),
         root=root,
         spec_sha256=source.sha256,
+        where=_top_level_where(source),
     )
+
+
+def _top_level_where(source: SourceMap) -> dict[str, Location]:
+    """Locations of the pipeline-level keys: a missing leaf is reported at its
+    parent key (``sagemaker:``), where it would be added."""
+    where = {}
+    for key in ("name", "description", "sagemaker"):
+        found = source.keys.get((key,))
+        if found is not None:
+            where[key] = found
+    for key in ("region", "role", "s3_root", "tags"):
+        found = source.values.get(("sagemaker", key))
+        if found is not None:
+            where[f"sagemaker.{key}"] = found
+    if "description" in where:
+        where["description"] = source.locate(("description",))
+    return where
 
 
 def _target(target: s.SageMakerTarget) -> p.Target:
