@@ -100,7 +100,7 @@ def test_missing_s3_root_says_where_to_put_it(tmp_path: Path) -> None:
     spec = HEAD.replace("  s3_root: s3://bucket/prefix\n", "") + ONE_STEP
 
     assert _refusal(_project(tmp_path, spec)) == (
-        "bad.yaml:1:1: sagemaker.s3_root is not set; the SDK would create a default "
+        "bad.yaml:3:1: sagemaker.s3_root is not set; the SDK would create a default "
         "bucket; add 's3_root: s3://<bucket>/<prefix>' under 'sagemaker:' in the spec"
     )
 
@@ -109,7 +109,7 @@ def test_missing_region_says_where_to_put_it(tmp_path: Path) -> None:
     spec = HEAD.replace("  region: us-east-1\n", "") + ONE_STEP
 
     assert _refusal(_project(tmp_path, spec)) == (
-        "bad.yaml:1:1: sagemaker.region is not set; add 'region: <aws-region>' "
+        "bad.yaml:3:1: sagemaker.region is not set; add 'region: <aws-region>' "
         "under 'sagemaker:' in the spec"
     )
 
@@ -120,7 +120,7 @@ def test_missing_pipeline_role_says_where_to_put_it(tmp_path: Path) -> None:
     ) + ONE_STEP
 
     assert _refusal(_project(tmp_path, spec)) == (
-        "bad.yaml:1:1: sagemaker.role is not set; add 'role: "
+        "bad.yaml:3:1: sagemaker.role is not set; add 'role: "
         "arn:aws:iam::<account>:role/<name>' (the pipeline's execution role) under "
         "'sagemaker:' in the spec"
     )
@@ -134,7 +134,7 @@ def test_bare_role_names_are_refused_with_the_arn_to_write(tmp_path: Path) -> No
     )
 
     assert _refusal(_project(tmp_path, spec)) == (
-        "bad.yaml:1:1: sagemaker.role 'PipelineRole' is not an IAM role ARN; the SDK "
+        "bad.yaml:5:9: sagemaker.role 'PipelineRole' is not an IAM role ARN; the SDK "
         "would ask IAM for it; write the full ARN, e.g. "
         "arn:aws:iam::<account>:role/PipelineRole\n"
         "bad.yaml:10:9: step 'a': role 'StepRole' is not an IAM role ARN; the SDK "
@@ -167,7 +167,7 @@ def test_a_pipeline_description_past_the_api_limit_is_refused(tmp_path: Path) ->
     spec = HEAD.replace("name: bad-input\n", long)
 
     assert _refusal(_project(tmp_path, spec + ONE_STEP)) == (
-        "bad.yaml:1:1: the pipeline description has 3,073 characters; CreatePipeline "
+        "bad.yaml:3:14: the pipeline description has 3,073 characters; CreatePipeline "
         "takes at most 3,072; shorten 'description'"
     )
 
@@ -270,6 +270,7 @@ def test_a_missing_pre_execution_script_is_reported_at_its_line(
 
 @pytest.mark.sdk
 def test_a_string_index_on_a_list_return_is_refused_by_the_sdk(tmp_path: Path) -> None:
+    # validate refuses this from the annotation; a Plan made by hand still holds it.
     listed = '''
         def listed(x: int) -> list:
             """Both."""
@@ -282,10 +283,17 @@ def test_a_string_index_on_a_list_return_is_refused_by_the_sdk(tmp_path: Path) -
           - name: b
             entrypoint: work:work
             inputs:
-              x: ${steps.a['k']}
+              x: ${steps.a[0]}
     """)
+    root = _project(tmp_path, spec, {"listed.py": listed})
+    plan = load_plan(root / "bad.yaml", root, display="bad.yaml")
+    keyed = dataclasses.replace(plan.steps["b"], inputs={"x": StepRef("a", ("k",))})
+    plan = dataclasses.replace(plan, steps={**plan.steps, "b": keyed})
 
-    assert _refusal(_project(tmp_path, spec, {"listed.py": listed})) == (
+    with pytest.raises(CompileError) as caught:
+        compile_plan(plan, tmp_path / "build")
+
+    assert caught.value.render() == (
         "bad.yaml:18:10: step 'b': the SageMaker SDK cannot index ${steps.a['k']}: "
         "TypeError: Expected an integer, got k; index a tuple or list return with "
         "an integer"

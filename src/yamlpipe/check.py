@@ -19,13 +19,17 @@ from yamlpipe.errors import did_you_mean
 
 _SCALARS = {"int", "float", "bool", "None", "complex"}
 _TUPLES = {"tuple", "Tuple", "typing.Tuple"}
+_LISTS = {"list", "List", "typing.List"}
 
 
 @dataclass(frozen=True)
 class TupleShape:
-    """A ``tuple[...]`` return: ``items`` is None for ``tuple[X, ...]``."""
+    """A ``tuple[...]`` or ``list`` return: ``items`` is None when its length is
+    not fixed (``tuple[X, ...]``, ``list[X]``). The SDK's ``DelayedReturn`` takes
+    only integer indexes for both."""
 
     items: tuple[Shape | None, ...] | None
+    kind: str = "tuple"
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,10 @@ def _shape(
         return ScalarShape(name or "None")
     if name in _TUPLES:
         return TupleShape(None)
+    if name in _LISTS or (
+        isinstance(node, ast.Subscript) and _dotted(node.value) in _LISTS
+    ):
+        return TupleShape(None, "list")
     if name in classes and _is_typed_dict(classes[name]):
         return _keys_shape(classes[name], classes, depth + 1)
     if isinstance(node, ast.Subscript) and _dotted(node.value) in _TUPLES:
@@ -327,7 +335,7 @@ def _tuple_index(
     size = len(shape.items) if shape.items is not None else None
     if not isinstance(key, int):
         return IndexProblem(
-            f"{label} is a tuple: index it with a number, not {key!r}",
+            f"{label} is a {shape.kind}: index it with a number, not {key!r}",
             _tuple_hint(size),
         ), None
     if shape.items is None or size is None:
