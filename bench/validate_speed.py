@@ -49,8 +49,10 @@ def write_project(root: Path, steps: int) -> Path:
             lines += [f"  - name: gate{i}",
                       f"    condition: ${{steps.s{i - 1}[0]}} >= 0",
                       f"    then: [s{i}]", f"    else: [fail{i}]",
-                      f"  - name: fail{i}", f"    fail: stopped at ${{steps.s{i - 1}[1]}}"]
-        lines += [f"  - name: s{i}", f"    entrypoint: bench_steps.mod{i % MODULES}:work",
+                      f"  - name: fail{i}",
+                      f"    fail: stopped at ${{steps.s{i - 1}[1]}}"]
+        lines += [f"  - name: s{i}",
+                  f"    entrypoint: bench_steps.mod{i % MODULES}:work",
                   "    inputs:", f"      x: ${{steps.s{i - 1}[0]}}",
                   "      factor: ${params.factor}"]
     spec = root / f"bench-{steps}.yaml"

@@ -94,15 +94,16 @@ def test_schema_command_prints_the_committed_schema() -> None:
 
 def test_graph_formats_all_render(in_repo: Path) -> None:
     for fmt in ("mermaid", "dot", "text", "json"):
-        result = CliRunner().invoke(main, ["graph", "specs/churn.yaml", "--format", fmt])
+        args = ["graph", "specs/churn.yaml", "--format", fmt]
+        result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, (fmt, result.stderr)
 
 
 def _imported_modules(*args: str) -> set[str]:
     code = (
         "import sys; from yamlpipe.cli import main\n"
-        "try:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-        "import json; print(json.dumps(sorted(sys.modules)))" % (list(args),)
+        f"try:\n    main({list(args)!r})\nexcept SystemExit:\n    pass\n"
+        "import json; print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
                          capture_output=True, text=True).stdout

@@ -1,4 +1,4 @@
-"""The JSON Schema for editors: current, well described, and equivalent to the models."""
+"""The JSON Schema for editors: current, described, and equivalent to the models."""
 
 from __future__ import annotations
 
@@ -211,7 +211,8 @@ def test_generated_documents_are_both_accepted_and_rejected() -> None:
     {"version": 1, "name": "p", "steps": [{"name": "a", "entrypoint": "m:f"}]},
     {"version": True, "name": "p", "steps": [{"name": "a", "entrypoint": "m:f"}]},
     {"version": 1, "name": "p\n", "steps": [{"name": "a", "entrypoint": "m:f"}]},
-    {"version": 1, "name": "p", "steps": [{"name": "a", "fail": "x", "condition": "y"}]},
+    {"version": 1, "name": "p",
+     "steps": [{"name": "a", "fail": "x", "condition": "y"}]},
     {"version": 1, "name": "p", "steps": [
         {"name": "c", "condition": "x", "else_": ["a"]}]},
     {"version": 1, "name": "p", "defaults": {"volume_size": 30.0},
