@@ -24,9 +24,12 @@ $(V2)/.installed: pyproject.toml
 	$(V2)/bin/pip install --quiet 'sagemaker>=2.199,<3' -e '.[dev]'
 	touch $@
 
+# The main job on the example, offline: validate, draw, compile, run locally.
 demo: install
 	$(BIN)/yamlpipe validate $(SPEC)
 	$(BIN)/yamlpipe graph $(SPEC) --format text
+	$(BIN)/yamlpipe compile $(SPEC) -o build --normalized
+	$(BIN)/yamlpipe run $(SPEC)
 
 test: install install-v2
 	$(BIN)/python -m pytest
@@ -36,8 +39,11 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-bench: install
+bench: install install-v2
 	$(BIN)/python bench/validate_speed.py
+	$(BIN)/python bench/compile_speed.py
+	$(V2)/bin/python bench/compile_speed.py
+	$(BIN)/python bench/run_speed.py
 
 # Coverage-guided fuzzing of the loader; new crashes land in tests/fuzz/crashes/.
 FUZZ_SECONDS ?= 600

@@ -145,3 +145,44 @@ def test_verbose_never_logs_botocore_request_headers() -> None:
     assert result.exit_code == 0
     for name in ("botocore", "botocore.endpoint", "botocore.auth", "urllib3"):
         assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+
+
+RUN_SPEC = """\
+version: 1
+name: p
+parameters:
+  limit: {type: integer, default: 5}
+steps:
+  - name: make
+    entrypoint: mod:make
+  - name: gate
+    condition: ${steps.make} <= ${params.limit}
+    else: [stop]
+  - name: stop
+    fail: made ${steps.make}, over ${params.limit}
+"""
+
+
+def test_run_exits_zero_then_four_at_a_fail_step(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text("def make() -> int:\n    return 3\n")
+    spec = _write(tmp_path, RUN_SPEC, "p.yaml")
+    base = ["run", str(spec), "--root", str(tmp_path)]
+
+    ok = CliRunner().invoke(main, base)
+    failed = CliRunner().invoke(main, [*base, "--param", "limit=2"])
+
+    assert ok.exit_code == 0, ok.stderr
+    assert failed.exit_code == 4
+    assert failed.stderr.splitlines()[-1] == (
+        f"{spec}:11:5: fail step 'stop': made 3, over 2"
+    )
+    assert (tmp_path / ".yamlpipe" / "runs").is_dir()
+
+
+def test_run_refuses_a_badly_typed_parameter(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text("def make() -> int:\n    return 3\n")
+    spec = _write(tmp_path, RUN_SPEC, "p.yaml")
+    result = CliRunner().invoke(
+        main, ["run", str(spec), "--root", str(tmp_path), "--param", "limit=x"]
+    )
+    assert result.exit_code == 2

@@ -202,6 +202,41 @@ def compile_command(
         )
 
 
+# -- run ------------------------------------------------------------------------
+
+
+@main.command(name="run")
+@click.argument("spec", type=click.Path(path_type=Path))
+@root_option
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a pipeline parameter (repeatable).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Steps run at once (default: the number of CPUs).")
+@click.option("--no-cache", is_flag=True, help="Rerun steps even when unchanged.")
+@click.option("--resume", metavar="RUN_ID", default=None,
+              help="Rerun only what failed or did not run in that run.")
+@_guarded
+def run_command(
+    spec: Path, root: Path | None, params: tuple[str, ...], jobs: int | None,
+    no_cache: bool, resume: str | None,
+) -> None:
+    """Run the pipeline's functions on this machine, in dependency order."""
+    from yamlpipe.progress import Display
+    from yamlpipe.resolve import load_plan
+    from yamlpipe.runner import RunInterrupted, run_plan
+
+    plan = load_plan(spec, root)
+    try:
+        result = run_plan(plan, params=_parse_params(params), jobs=jobs,
+                          use_cache=not no_cache, resume=resume, progress=Display())
+    except RunInterrupted as stopped:
+        click.echo(f"interrupted; resume with --resume {stopped.result.run_id}",
+                   err=True)
+        sys.exit(130)
+    if result.failure is not None:
+        raise result.failure
+
+
 def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     params = {}
     for item in values:
