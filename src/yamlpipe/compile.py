@@ -15,6 +15,8 @@ through ``yamlpipe.sagemaker``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import functools
 import hashlib
 import importlib
@@ -121,9 +123,17 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _swap(stage: Path, final: Path) -> None:
-    """Put ``stage`` where ``final`` is; the old build goes only once it is replaced."""
+    """Put ``stage`` where ``final`` is; the old build goes only once it is replaced.
+
+    Where the kernel can exchange two directories in one step (Linux's
+    ``renameat2(RENAME_EXCHANGE)``), a compile killed at any moment leaves
+    ``final`` holding the old build or the new one, never neither.
+    """
     if not final.exists():
         stage.rename(final)
+        return
+    if _exchange(stage, final):
+        shutil.rmtree(stage, ignore_errors=True)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
     final.rename(old / final.name)
@@ -134,6 +144,31 @@ def _swap(stage: Path, final: Path) -> None:
         raise
     finally:
         shutil.rmtree(old, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically; False where the system cannot (then nothing moved).
+
+    See renameat2(2); glibc has the wrapper since 2.28.
+    """
+    if sys.platform != "linux":
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second),
+                     _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EXDEV):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
 
 
 # -- what the SDK must not guess -------------------------------------------------
