@@ -1,3 +1,3 @@
-from yamlpipe.cli import main
+from yamlpipe.cli import entry
 
-main()
+entry()
