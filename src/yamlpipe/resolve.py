@@ -7,10 +7,12 @@ every problem of a file at once; ``resolve`` raises them together at the end.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from yamlpipe import check, refs
 from yamlpipe import plan as p
@@ -82,8 +84,32 @@ def _top_level_where(source: SourceMap) -> dict[str, Location]:
     return where
 
 
+def _dump(
+    model: BaseModel, exclude: Collection[str] = (), keep_none: bool = False
+) -> dict[str, Any]:
+    """A model's fields as plain data, like ``model_dump`` but without building
+    the model's serializer: the models defer their build, and validating a spec
+    builds only ``Spec`` (a noticeable part of ``validate``'s start-up)."""
+    fields = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if name not in exclude and (keep_none or value is not None):
+            fields[name] = _plain(value)
+    return fields
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return _dump(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
 def _target(target: s.SageMakerTarget) -> p.Target:
-    fields = _unescape(target.model_dump())
+    fields = _unescape(_dump(target, keep_none=True))
     return p.Target(
         fields["region"], fields["role"], fields["s3_root"], fields["tags"] or {}
     )
@@ -114,7 +140,7 @@ class _Resolver:
         self.branch: dict[str, tuple[str, p.Branch]] = {}
         self.shapes: dict[str, check.Shape | None] = {}
         self.uses: dict[str, list[_Use]] = {}
-        self.defaults = _unescape(spec.defaults.model_dump(exclude_none=True))
+        self.defaults = _unescape(_dump(spec.defaults))
 
     def error(self, message: str, hint: str, loc: Location) -> None:
         self.errors.append(SpecError(message, hint, loc))
@@ -128,12 +154,12 @@ class _Resolver:
         """Everything outside the steps takes literal values only."""
         spec = self.spec
         self.literal(spec.description, ("description",), "description")
-        for key, value in spec.sagemaker.model_dump(exclude_none=True).items():
+        for key, value in _dump(spec.sagemaker).items():
             self.literal(value, ("sagemaker", key), key)
         for name, param in spec.parameters.items():
             for key in ("default", "description"):
                 self.literal(getattr(param, key), ("parameters", name, key), key)
-        for key, value in spec.defaults.model_dump(exclude_none=True).items():
+        for key, value in _dump(spec.defaults).items():
             self.literal(value, ("defaults", key), key)
         self.check_settings(spec.defaults, ("defaults",))
 
@@ -239,7 +265,7 @@ class _Resolver:
 
     def settings(self, step: s.FunctionStep, i: int) -> dict[str, Any]:
         """The step's own settings over the defaults (checked once, up front)."""
-        own = step.model_dump(exclude_none=True, exclude=_STEP_ONLY)
+        own = _dump(step, exclude=_STEP_ONLY)
         for key, value in own.items():
             self.literal(value, ("steps", i, key), key)
         own = _unescape(own)
