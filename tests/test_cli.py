@@ -186,3 +186,17 @@ def test_run_refuses_a_badly_typed_parameter(tmp_path: Path) -> None:
         main, ["run", str(spec), "--root", str(tmp_path), "--param", "limit=x"]
     )
     assert result.exit_code == 2
+
+
+def test_the_quick_exit_keeps_output_and_exit_codes(tmp_path: Path) -> None:
+    bad = _write(tmp_path, BAD)
+    command = [sys.executable, "-m", "yamlpipe", "validate"]
+    ok = subprocess.run([*command, "specs/churn.yaml"], cwd=REPO,
+                        capture_output=True, text=True)
+    failed = subprocess.run([*command, str(bad)], cwd=REPO,
+                            capture_output=True, text=True)
+    usage = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert (ok.returncode, ok.stdout) == (0, "ok specs/churn.yaml: 6 steps\n")
+    assert failed.returncode == 1
+    assert failed.stderr.endswith("1 problem(s) in 1 file(s)\n")
+    assert usage.returncode == 2
