@@ -17,7 +17,8 @@ from yamlpipe.errors import SpecError
 if TYPE_CHECKING:
     from yamlpipe.loader import PathKey, SourceMap
 
-# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
+# Key IDs start AKIA (long-term) or ASIA (temporary): IAM User Guide, "IAM
+# identifiers", unique ID prefixes.
 _ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 _PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")
 _SECRET_NAME = re.compile(r"aws_secret_access_key|aws_session_token", re.IGNORECASE)

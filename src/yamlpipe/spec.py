@@ -29,7 +29,8 @@ SCHEMA_ID = "https://yamlpipe.dev/schemas/v1/yamlpipe.schema.json"
 PIPELINE_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 STEP_NAME = r"^[A-Za-z0-9_-]{1,64}$"
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
-ENTRYPOINT = r"^(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|[^:]+\.py):[A-Za-z_][A-Za-z0-9_]*$"  # noqa: E501
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+ENTRYPOINT = rf"^(?:{_DOTTED}|[^:]+\.py):[A-Za-z_][A-Za-z0-9_]*$"
 INSTANCE_TYPE = r"^ml\.[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+$"
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/.*)?$"
 
@@ -59,6 +60,7 @@ RETRY_EXCEPTION_TYPES = (
     "SageMaker.RESOURCE_LIMIT",
 )
 
+ExceptionType = Literal[RETRY_EXCEPTION_TYPES]  # type: ignore[valid-type]
 StepName = Annotated[str, StringConstraints(pattern=STEP_NAME)]
 ParamName = Annotated[str, StringConstraints(pattern=STEP_NAME)]
 InputName = Annotated[str, StringConstraints(pattern=IDENTIFIER)]
@@ -107,7 +109,7 @@ class Model(BaseModel):
 class RetryPolicy(Model):
     """A retry policy: Step.* types retry the step, SageMaker.* the job."""
 
-    exception_types: list[Literal[RETRY_EXCEPTION_TYPES]] = Field(  # type: ignore[valid-type]
+    exception_types: list[ExceptionType] = Field(
         min_length=1,
         description="Failures to retry: Step.SERVICE_FAULT, Step.THROTTLING, or "
         "SageMaker.JOB_INTERNAL_ERROR, SageMaker.CAPACITY_ERROR, "
