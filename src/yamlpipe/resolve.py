@@ -70,18 +70,14 @@ def resolve(spec: s.Spec, source: SourceMap, root: Path, spec_path: Path) -> p.P
 def _top_level_where(source: SourceMap) -> dict[str, Location]:
     """Locations of the pipeline-level keys: a missing leaf is reported at its
     parent key (``sagemaker:``), where it would be added."""
-    where = {}
-    for key in ("name", "description", "sagemaker"):
-        found = source.keys.get((key,))
-        if found is not None:
-            where[key] = found
+    places = {
+        "name": source.keys.get(("name",)),
+        "sagemaker": source.keys.get(("sagemaker",)),
+        "description": source.values.get(("description",)),
+    }
     for key in ("region", "role", "s3_root", "tags"):
-        found = source.values.get(("sagemaker", key))
-        if found is not None:
-            where[f"sagemaker.{key}"] = found
-    if "description" in where:
-        where["description"] = source.locate(("description",))
-    return where
+        places[f"sagemaker.{key}"] = source.values.get(("sagemaker", key))
+    return {key: loc for key, loc in places.items() if loc is not None}
 
 
 def _dump(
