@@ -524,10 +524,9 @@ def test_running_branch_finishes_after_another_fails(tmp_path):
     }
 
 
-def test_ctrl_c_kills_workers_and_leaves_a_resumable_run(tmp_path):
-    pid_file = tmp_path / "pids"
-    marker = tmp_path / "woken"
-    steps = f"""\
+def _sleepy_after_first(pid_file, marker):
+    """Steps: a quick one, then one that records its pid and sleeps."""
+    return f"""\
     - name: first
       entrypoint: runsteps.basic:numbers
     - name: sleepy
@@ -535,7 +534,11 @@ def test_ctrl_c_kills_workers_and_leaves_a_resumable_run(tmp_path):
       after: [first]
       inputs: {{pid_file: {pid_file}, marker: {marker}}}
     """
-    plan = load(tmp_path, steps)
+
+
+def test_ctrl_c_kills_workers_and_leaves_a_resumable_run(tmp_path):
+    pid_file, marker = tmp_path / "pids", tmp_path / "woken"
+    plan = load(tmp_path, _sleepy_after_first(pid_file, marker))
 
     with pytest.raises(RunInterrupted) as caught:
         run(plan, tmp_path, progress=InterruptWhenWritten(pid_file))
@@ -585,17 +588,8 @@ run_plan(plan, runs_dir=Path({runs!r}))
 
 @pytest.mark.parametrize("how", ["terminate", "kill"])
 def test_run_stopped_from_outside_takes_its_workers_along(tmp_path, how):
-    pid_file = tmp_path / "pids"
-    marker = tmp_path / "woken"
-    steps = f"""\
-    - name: first
-      entrypoint: runsteps.basic:numbers
-    - name: sleepy
-      entrypoint: runsteps.faults:sleeper
-      after: [first]
-      inputs: {{pid_file: {pid_file}, marker: {marker}}}
-    """
-    plan = load(tmp_path, steps)
+    pid_file, marker = tmp_path / "pids", tmp_path / "woken"
+    plan = load(tmp_path, _sleepy_after_first(pid_file, marker))
     script = KILLED_RUN.format(
         spec=str(plan.spec_path), root=str(ROOT), runs=str(tmp_path / "runs")
     )
